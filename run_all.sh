@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Reproduce every table and figure, or run the tests. See README.md.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+usage() {
+  cat <<'EOF'
+Usage: ./run_all.sh [--profile tiny|sd14] [--smoke] [--only NN]
+       ./run_all.sh test
+
+Without a command: set up .venv if needed, then run every notebooks/NN_*.ipynb in order with
+papermill, in place (the executed outputs are what readers see), regenerating figures/ and
+data/results/.
+
+  --profile P   tiny (default: CPU, offline, minutes) or sd14 (Stable Diffusion v1.4, one GPU)
+  --smoke       tiny sizes, for a quick check that everything runs (outputs go to .cache/smoke/)
+  --only NN     run only the notebook whose name starts with NN (e.g. --only 01)
+  -h, --help    this help
+
+test: set up .venv if needed, run pytest (unit tests + nbval over the notebooks, at smoke sizes),
+then ruff. Exits non-zero on any failure, and when no test ran.
+EOF
+}
+
+mode=run
+profile=tiny
+smoke=False
+only=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    test) mode=test ;;
+    --profile) profile="${2:?--profile needs tiny or sd14}"; shift ;;
+    --profile=*) profile="${1#*=}" ;;
+    --smoke) smoke=True ;;
+    --only) only="${2:?--only needs a notebook number, e.g. 01}"; shift ;;
+    --only=*) only="${1#*=}" ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "run_all.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+case "$profile" in
+  tiny|sd14) ;;
+  *) echo "run_all.sh: unknown profile '$profile' (use tiny or sd14)" >&2; exit 2 ;;
+esac
+
+find_python() {
+  for py in "${PYTHON:-}" python3.11 python3 python; do
+    [[ -n "$py" ]] && command -v "$py" >/dev/null 2>&1 || continue
+    if "$py" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+      echo "$py"; return 0
+    fi
+  done
+  echo "run_all.sh: Python 3.11 is required (set PYTHON=/path/to/python3.11)" >&2
+  return 1
+}
+
+# Create .venv if missing; (re)install the package whenever pyproject.toml changed.
+setup_venv() {
+  if [[ ! -x .venv/bin/python ]]; then
+    local py
+    py=$(find_python)
+    echo "run_all.sh: creating .venv with $py" >&2
+    "$py" -m venv .venv
+  fi
+  local want stamp=.venv/.erasure-installed
+  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]] || ! .venv/bin/python -c 'import erasure' 2>/dev/null; then
+    echo "run_all.sh: installing the package and its pinned dependencies into .venv" >&2
+    .venv/bin/python -m pip install --disable-pip-version-check -q -e '.[dev]'
+    .venv/bin/python -m ipykernel install --sys-prefix --name erasure --display-name "Python 3 (erasure)" >/dev/null
+    echo "$want" > "$stamp"
+  fi
+}
+
+setup_venv
+if [[ "$profile" == tiny ]]; then
+  # The tiny profile is offline by construction: nothing may touch the network.
+  export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+fi
+
+if [[ "$mode" == test ]]; then
+  export ERASURE_SMOKE=1
+  .venv/bin/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+  .venv/bin/ruff check .
+  exit 0
+fi
+
+shopt -s nullglob
+notebooks=(notebooks/[0-9][0-9]_*.ipynb)
+[[ -n "$only" ]] && notebooks=(notebooks/"$only"_*.ipynb)
+if [[ ${#notebooks[@]} -eq 0 ]]; then
+  echo "run_all.sh: no notebook matches notebooks/${only:-NN}_*.ipynb" >&2
+  exit 2
+fi
+mkdir -p .cache/failed
+for nb in "${notebooks[@]}"; do
+  name=$(basename "$nb")
+  echo "run_all.sh: running $nb (profile=$profile, smoke=$smoke)" >&2
+  tmp=".cache/running-$name"
+  if .venv/bin/papermill "$nb" "$tmp" -k erasure --cwd notebooks -p profile "$profile" -p smoke "$smoke"; then
+    if [[ "$smoke" == True ]]; then rm -f "$tmp"; else mv "$tmp" "$nb"; fi
+  else
+    mv "$tmp" ".cache/failed/$name" 2>/dev/null || true
+    echo "run_all.sh: FAILED in notebook $nb: the failing cell and its error are printed above;" \
+         "the executed copy is .cache/failed/$name (the committed notebook is unchanged)" >&2
+    exit 1
+  fi
+done
+echo "run_all.sh: done (${#notebooks[@]} notebook(s), profile=$profile)" >&2

@@ -1,0 +1,61 @@
+"""The figure style and the plots the notebooks share."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from PIL import Image
+
+
+def set_style() -> None:
+    """One look for every figure of the artifact."""
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid", font_scale=0.9)
+    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "axes.titlesize": "medium"})
+
+
+def image_grid(images: np.ndarray, ncols: int | None = None, scale: int = 3, pad: int = 2) -> Image.Image:
+    """uint8 images (N, H, W, 3) tiled into one PIL image (nearest-neighbour upscaled by `scale`)."""
+    n, h, w, _ = images.shape
+    ncols = ncols or int(np.ceil(np.sqrt(n)))
+    nrows = int(np.ceil(n / ncols))
+    canvas = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad, 3), 255, np.uint8)
+    for i, img in enumerate(images):
+        r, c = divmod(i, ncols)
+        canvas[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = img
+    pil = Image.fromarray(canvas)
+    return pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
+
+
+def show_grid(ax, images: np.ndarray, title: str = "", ncols: int | None = None) -> None:
+    """Draws an image grid on a matplotlib axis."""
+    ax.imshow(image_grid(images, ncols=ncols, scale=1))
+    ax.set_title(title)
+    ax.axis("off")
+
+
+def confusion_heatmap(ax, truth: np.ndarray, pred: np.ndarray, classes: tuple[str, ...], title: str = "") -> None:
+    """Row-normalised confusion matrix (rows: asked for, columns: judged)."""
+    import seaborn as sns
+
+    k = len(classes)
+    counts = np.zeros((k, k))
+    np.add.at(counts, (truth, pred), 1)
+    share = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    sns.heatmap(
+        share,
+        ax=ax,
+        annot=True,
+        fmt=".2f",
+        cmap="Blues",
+        vmin=0,
+        vmax=1,
+        cbar=False,
+        xticklabels=classes,
+        yticklabels=classes,
+        annot_kws={"size": 7},
+    )
+    ax.set_xlabel("judged")
+    ax.set_ylabel("prompted")
+    ax.set_title(title)
