@@ -52,7 +52,7 @@ def test_retained_concepts_exclude_the_erased_one():
 
 
 def test_unknown_concept_names_the_known_ones():
-    with pytest.raises(KeyError, match="unknown concept 'dragon'.*house"):
+    with pytest.raises(KeyError, match=r"unknown concept 'dragon'.*house"):
         REGISTRY["dragon"]
 
 

@@ -4,6 +4,8 @@
     python -m erasure concepts --profile tiny [--json]     the concept registry
     python -m erasure generate --profile tiny --prompt "a red house" --n 16 --seed 0 --out grid.png
     python -m erasure evaluate --profile tiny --base --json
+    python -m erasure erase --profile tiny --method acterase --concept house --out PATH [--set rho=0.02 …]
+    python -m erasure evaluate --profile tiny --erased PATH --json
 
 `--json` prints one JSON line, for scripts.
 """
@@ -68,15 +70,60 @@ def _cmd_generate(args) -> int:
     return 0
 
 
+def parse_settings(items: list[str]) -> dict:
+    """`--set key=value` pairs; values are read as JSON where they parse (numbers, true/false, null)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _cmd_erase(args) -> int:
+    from erasure.methods import make_eraser
+    from erasure.profiles import load_profile
+
+    profile = load_profile(args.profile)
+    concept = profile.concepts[args.concept]
+    try:
+        eraser = make_eraser(args.method, profile, **parse_settings(args.set))
+    except TypeError as e:
+        raise ValueError(f"{args.method}: {e}") from None
+    erased = eraser.erase(profile.pipe, concept)
+    erased.info["profile"] = args.profile
+    path = erased.save(args.out)
+    summary = {"out": str(path), "method": args.method, "concept": concept.name, **erased.info}
+    print(json.dumps(summary) if args.json else f"wrote {path}: {summary}")
+    return 0
+
+
 def _cmd_evaluate(args) -> int:
     from erasure.evaluate.fidelity import base_fidelity
     from erasure.profiles import load_profile
 
-    if not args.base:
-        raise SystemExit("error: say what to evaluate: --base (the base model)")
-    report = base_fidelity(
-        load_profile(args.profile), n_images=args.n, n_related=args.n_related, seed=args.seed, progress=not args.json
-    )
+    if args.base == bool(args.erased):
+        raise SystemExit("error: say what to evaluate: --base (the base model) or --erased PATH")
+    if args.erased:
+        from erasure.evaluate.erasure import evaluate_erasure
+        from erasure.methods import ErasedModel
+
+        record = ErasedModel.read_record(args.erased)
+        profile = load_profile(record["info"].get("profile", args.profile))
+        erased = ErasedModel.load(args.erased, base=profile.pipe)
+        report = evaluate_erasure(profile, erased, n=args.n or 64, seed=args.seed, progress=not args.json)
+    else:
+        report = base_fidelity(
+            load_profile(args.profile),
+            n_images=args.n,
+            n_related=args.n_related,
+            seed=args.seed,
+            progress=not args.json,
+        )
     if args.json:
         print(json.dumps(report))
     else:
@@ -110,9 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="DDIM steps (default: the profile's)")
     p.add_argument("--guidance", type=float, help="guidance scale (default: the profile's)")
     p.add_argument("--out", required=True, help="PNG file to write")
+    p = add("erase", _cmd_erase, "erase a concept with a method and save the erased model")
+    p.add_argument("--method", required=True, help="acterase")
+    p.add_argument("--concept", required=True, help="a concept of the profile's registry (see `concepts`)")
+    p.add_argument("--out", required=True, help="folder to write the erased model to")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a hyperparameter (repeatable)")
     p = add("evaluate", _cmd_evaluate, "judge a model's generations")
     p.add_argument("--base", action="store_true", help="evaluate the base model's fidelity and speed")
-    p.add_argument("--n", type=int, default=240, help="images for the accuracy prompts (default: %(default)s)")
+    p.add_argument("--erased", help="evaluate a saved erased model (before vs after)")
+    p.add_argument("--n", type=int, help="images per prompt set (default: 240 for --base, 64 for --erased)")
     p.add_argument("--n-related", type=int, default=32, help="images per concept on its related prompts")
     p.add_argument("--seed", type=int, default=0)
     return parser

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from erasure.manifest import verify_manifest
 from erasure.paths import TINY_MODEL_DIR

