@@ -10,39 +10,58 @@ Each is measured before (the base pipeline) and after (the erased model), on the
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+
+import numpy as np
 
 from erasure.evaluate.clip_score import clip_score
 from erasure.evaluate.fidelity import judged_accuracy, judged_rate
 from erasure.pipeline import generate
 
+METRICS = ("erased_rate", "related_rate", "retained_accuracy", "clip_score")
+
+
+def measure(profile, sample: Callable[[list[str], int], np.ndarray], concept, n: int = 32, seed: int = 0) -> dict:
+    """The four metrics for one model, given as `sample(prompts, seed) -> images`."""
+    others = {r.label for r in concept.retained(profile.concepts, 1, seed)}
+    retained = concept.retained(profile.concepts, max(1, math.ceil(n / len(others))), seed)
+    prompts = [r.prompt for r in retained]
+    head, label = concept.judge_head, concept.judge_label
+    images = sample(prompts, seed + 2)
+    return {
+        "erased_rate": judged_rate(profile.judge, sample(concept.evaluation_prompts(n, seed), seed), head, label),
+        "related_rate": judged_rate(profile.judge, sample(concept.related_prompts(n, seed), seed + 1), head, label),
+        "retained_accuracy": judged_accuracy(profile.judge, images, retained),
+        "clip_score": clip_score(*profile.clip, images, prompts),
+        "n_images": 2 * n + len(retained),
+    }
+
+
+def base_sampler(profile, progress: bool = False):
+    return lambda prompts, seed: generate(profile.pipe, prompts, seed=seed, progress=progress, **profile.sampler)
+
+
+def erased_sampler(profile, erased, progress: bool = False):
+    return lambda prompts, seed: erased(prompts, seed=seed, progress=progress, **profile.sampler)
+
+
+def erasure_report(concept: str, method: str, before: dict, after: dict, info: dict, seed: int) -> dict:
+    """The before/after report's keys (`*_before`, `*_after`), as `evaluate --erased` prints them."""
+    report = {"concept": concept, "method": method}
+    for m in METRICS:
+        report |= {f"{m}_before": before[m], f"{m}_after": after[m]}
+    return report | {
+        "erase_seconds": info.get("erase_seconds"),
+        "n_images": before["n_images"] + after["n_images"],
+        "seed": seed,
+    }
+
 
 def evaluate_erasure(profile, erased, n: int = 32, seed: int = 0, progress: bool = True) -> dict:
     """Before/after report for one erased model; n images per prompt set."""
     concept = profile.concepts[erased.concept]
-    evaluation = concept.evaluation_prompts(n, seed)
-    related = concept.related_prompts(n, seed)
-    others = {r.label for r in concept.retained(profile.concepts, 1, seed)}
-    retained = concept.retained(profile.concepts, max(1, math.ceil(n / len(others))), seed)
-    retained_prompts = [r.prompt for r in retained]
-    report = {"concept": concept.name, "method": erased.method}
-    models = {
-        "before": lambda p, s: generate(profile.pipe, p, seed=s, progress=progress, **profile.sampler),
-        "after": lambda p, s: erased(p, seed=s, progress=progress, **profile.sampler),
+    before = measure(profile, base_sampler(profile, progress), concept, n, seed)
+    after = measure(profile, erased_sampler(profile, erased, progress), concept, n, seed)
+    return erasure_report(concept.name, erased.method, before, after, erased.info, seed) | {
+        "hyperparameters": erased.hyperparameters
     }
-    for when, sample in models.items():
-        report[f"erased_rate_{when}"] = judged_rate(
-            profile.judge, sample(evaluation, seed), concept.judge_head, concept.judge_label
-        )
-        report[f"related_rate_{when}"] = judged_rate(
-            profile.judge, sample(related, seed + 1), concept.judge_head, concept.judge_label
-        )
-        images = sample(retained_prompts, seed + 2)
-        report[f"retained_accuracy_{when}"] = judged_accuracy(profile.judge, images, retained)
-        report[f"clip_score_{when}"] = clip_score(*profile.clip, images, retained_prompts)
-    report |= {
-        "erase_seconds": erased.info.get("erase_seconds"),
-        "n_images": 2 * (len(evaluation) + len(related) + len(retained)),
-        "seed": seed,
-        "hyperparameters": erased.hyperparameters,
-    }
-    return report

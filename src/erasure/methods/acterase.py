@@ -304,6 +304,17 @@ def make_patch(
     return Patch(timesteps, mask, minus, plus)
 
 
+def difference_map(plus: dict[str, Moments], minus: dict[str, Moments]) -> tuple[list[str], list[int], torch.Tensor]:
+    """Mean |mu_plus - mu_minus| over each layer's neurons, per layer (rows) and timestep (columns,
+    in schedule order): where in the UNet and when in sampling the concept shows."""
+    layers = list(plus)
+    timesteps = sorted(plus[layers[0]].count, reverse=True)
+    grid = torch.tensor(
+        [[float((plus[la].mean(t) - minus[la].mean(t)).abs().mean()) for t in timesteps] for la in layers]
+    )
+    return layers, timesteps, grid
+
+
 # ---- the method -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ActErase:

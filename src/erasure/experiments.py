@@ -1,0 +1,81 @@
+"""The experiment grid: erase a concept with a method, measure before and after, cache the result.
+
+Each result is cached under `.cache/experiments/` (gitignored), keyed by a hash of everything that
+determines it (profile weights, method, hyperparameters, concept, sizes, seed) and written atomically,
+so a rerun after an interruption, or a second notebook asking the same question, reuses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from erasure.evaluate.erasure import base_sampler, erased_sampler, erasure_report, measure
+from erasure.manifest import sha256
+from erasure.paths import REPO_ROOT, TINY_MODEL_DIR
+
+CACHE_DIR = REPO_ROOT / ".cache" / "experiments"
+
+
+def model_fingerprint(profile) -> str:
+    """What identifies the base model's weights (the shipped UNet's sha256 for tiny)."""
+    return (
+        sha256(TINY_MODEL_DIR / "unet" / "diffusion_pytorch_model.safetensors")[:16]
+        if profile.name == "tiny"
+        else profile.name
+    )
+
+
+def cached(key: dict, compute: Callable[[], dict], cache_dir: Path = CACHE_DIR) -> dict:
+    """`compute()`'s result, from the cache when `key` was computed before."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    file = cache_dir / f"{digest}.json"
+    if file.is_file():
+        return json.loads(file.read_text())["result"]
+    result = compute()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_name(f".{file.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps({"key": key, "result": result}, default=str))
+    tmp.replace(file)
+    return result
+
+
+def base_metrics(profile, concept, n: int, seed: int) -> dict:
+    """The base model's metrics for a concept (cached: every method's row shares them)."""
+    key = {
+        "kind": "base",
+        "model": model_fingerprint(profile),
+        "concept": concept.name,
+        "n": n,
+        "seed": seed,
+        "sampler": profile.sampler,
+    }
+    return cached(key, lambda: measure(profile, base_sampler(profile), concept, n, seed))
+
+
+def run_erasure(profile, eraser, concept, n: int = 32, seed: int = 0) -> dict:
+    """Erases `concept` with `eraser`, measures before/after; one row of a table (cached)."""
+    from dataclasses import asdict
+
+    key = {
+        "kind": "erasure",
+        "model": model_fingerprint(profile),
+        "method": eraser.name,
+        "hyperparameters": asdict(eraser),
+        "concept": concept.name,
+        "n": n,
+        "seed": seed,
+        "sampler": profile.sampler,
+    }
+
+    def compute() -> dict:
+        erased = eraser.erase(profile.pipe, concept)
+        after = measure(profile, erased_sampler(profile, erased), concept, n, seed)
+        return {"after": after, "info": erased.info}
+
+    result = cached(key, compute)
+    before = base_metrics(profile, concept, n, seed)
+    return erasure_report(concept.name, eraser.name, before, result["after"], result["info"], seed)
