@@ -58,3 +58,38 @@ def encode_prompts(tokenizer, text_encoder, prompts: list[str], batch_size: int 
         mask = tokens.attention_mask.to(device) if use_mask else None
         out.append(text_encoder(tokens.input_ids.to(device), attention_mask=mask)[0])
     return torch.cat(out)
+
+
+def encode_with_prefix(tokenizer, text_encoder, prompts: list[str], prefix: torch.Tensor) -> torch.Tensor:
+    """Embeddings of `prompts` with learnable prefix tokens inserted right after the start token:
+    c = E([a] ⊕ c_e) (AEGIS, step 1; the AdvUnlearn/UnlearnDiffAtk prefix). `prefix` is (n, d) or
+    (B, n, d), in the encoder's word-embedding space; the result is differentiable with respect to it.
+
+    Works for any HF text encoder (CLIP for sd14, the MiniLM BERT for tiny): placeholder ids hold the
+    prefix's places and a forward hook on the word-embedding layer swaps in `prefix`, so encoders
+    that take no `inputs_embeds` (CLIPTextModel in transformers 5) work too. Padding, truncation
+    and the attention-mask policy are the pipeline's, as in `encode_prompts`."""
+    prefix = prefix if prefix.dim() == 3 else prefix.unsqueeze(0).expand(len(prompts), -1, -1)
+    n = prefix.shape[1]
+    length = tokenizer.model_max_length
+    tokens = tokenizer(prompts, padding="max_length", max_length=length - n, truncation=True, return_tensors="pt")
+    ids, mask = tokens.input_ids, tokens.attention_mask
+    ids = torch.cat([ids[:, :1], ids[:, :1].expand(-1, n), ids[:, 1:]], dim=1)  # placeholders after the start
+    mask = torch.cat([mask[:, :1], torch.ones_like(mask[:, :1]).expand(-1, n), mask[:, 1:]], dim=1)
+    device = text_encoder.device
+
+    def swap(module, args, output):
+        return torch.cat([output[:, :1], prefix.to(output.dtype).to(output.device), output[:, 1 + n :]], dim=1)
+
+    handle = text_encoder.get_input_embeddings().register_forward_hook(swap)
+    try:
+        use_mask = getattr(text_encoder.config, "use_attention_mask", False)
+        return text_encoder(ids.to(device), attention_mask=mask.to(device) if use_mask else None)[0]
+    finally:
+        handle.remove()
+
+
+def random_token_embeddings(text_encoder, n: int, generator: torch.Generator) -> torch.Tensor:
+    """The word embeddings of `n` random vocabulary tokens (the paper's prefix initialisation)."""
+    table = text_encoder.get_input_embeddings().weight
+    return table[torch.randint(len(table), (n,), generator=generator)].detach().clone()

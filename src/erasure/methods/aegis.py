@@ -1,0 +1,190 @@
+"""AEGIS (Li et al., ICLR 2026, arXiv 2602.06771): robust erasure by fine-tuning the UNet with an
+adversarial erasure target (AET), an adversarial input prompt, and gradient regularization with
+projection (GRP = PR + DGR), without retention data. See shared/methods/aegis.md.
+
+Per iteration, on the loop ESD uses (`finetune.py`):
+1. prompts with one learnable prefix token: c' = E([a'] ⊕ c_e) (the AET) and c* = E([a*] ⊕ c_e)
+   (the attack prompt);
+2. z, t from the current model under c_e, no data;
+3. one signed step each (size beta): a* <- a* - beta sign grad ||eps_theta(z,t,c*) - y0||^2 and
+   a' <- a' - beta sign grad (||eps_0(z,t,c') - y0||^2 + ||eps_0(z,t,c') - y_theta||^2), with
+   y0 = eps_0(z,t,c_e), y_theta = eps_theta(z,t,c_e);
+4. a new z under c'; L_e = ||eps_theta(z,t,c*) - T||^2 with T = eps_0(z,t,null) - eta (eps_0(z,t,c') -
+   eps_0(z,t,null)) (negative guidance away from the AET); the only loss back-propagated;
+5. GRP per trainable tensor: g_r = 2 (theta - theta_0) (PR, the drift), p = <g_e,g_r>/||g_r||^2 g_r,
+   omega <- clip(omega - mu sign<g_e, p_prev>, 0, omega_max), and g_e - omega p where <g_e,g_r> < 0 (DGR).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+
+from erasure.methods.base import ErasedModel
+from erasure.methods.finetune import TINY, FineTunedModel, FinetuneHyperparameters, Finetuner, finish, train
+from erasure.text import encode_with_prefix, random_token_embeddings
+
+PREFIX_INITS = ("random", "latest")
+
+
+def project_gradient(g_e: torch.Tensor, g_r: torch.Tensor) -> torch.Tensor | None:
+    """p = (<g_e, g_r> / ||g_r||^2) g_r, the component of g_e along g_r; None when ||g_r|| = 0."""
+    norm2 = (g_r * g_r).sum()
+    if norm2 == 0:
+        return None
+    return (g_e * g_r).sum() / norm2 * g_r
+
+
+def update_omega(omega: float, g_e: torch.Tensor, p_prev: torch.Tensor, mu: float, omega_max: float) -> float:
+    """The signed hyper-gradient rule: omega <- clip(omega - mu sign<g_e, p_prev>, 0, omega_max)."""
+    return float(min(max(omega - mu * float(torch.sign((g_e * p_prev).sum())), 0.0), omega_max))
+
+
+def rectify(g_e: torch.Tensor, g_r: torch.Tensor, p: torch.Tensor | None, omega: float) -> torch.Tensor:
+    """DGR: g_e - omega p where the erasure gradient conflicts with retention (<g_e, g_r> < 0), else g_e.
+    At omega = 1 the result is orthogonal to g_r."""
+    if p is None or (g_e * g_r).sum() >= 0:
+        return g_e
+    return g_e - omega * p
+
+
+@dataclass(frozen=True)
+class AEGIS(FinetuneHyperparameters):
+    """AEGIS; sd14 defaults are the paper's (1000 iterations, lr 1e-5, all of the UNet, beta 1e-3,
+    mu 0.1, omega_max 1, a fresh random prefix token every iteration). Switches give Table 6's
+    ablations: `aet=False` (c' = c_e), `pr=False` (a retention-prompt loss instead of the drift),
+    `dgr=False` (no rectification), `omega_fixed=1`."""
+
+    name: ClassVar[str] = "aegis"
+    trainable: str = "unet_all"
+    aet: bool = True
+    pr: bool = True
+    dgr: bool = True
+    omega_fixed: float | None = None
+    beta: float = 1e-3
+    mu: float = 0.1
+    omega_max: float = 1.0
+    prefix_init: str = "random"
+    retain_prompts: tuple[str, ...] = ()  # used only with pr=False
+
+    @classmethod
+    def released_code(cls, **overrides) -> AEGIS:
+        """The authors' released code's defaults (mu 0.2, omega_max 1e6, warm-started prefixes)."""
+        return cls(**{"mu": 0.2, "omega_max": 1e6, "prefix_init": "latest", **overrides})
+
+    @classmethod
+    def for_profile(cls, profile, **overrides) -> AEGIS:
+        if overrides.pop("preset", None) == "released_code":
+            return replace(cls.released_code(), **{**(TINY if profile.name == "tiny" else {}), **overrides})
+        return cls(**{**(TINY if profile.name == "tiny" else {}), **overrides})
+
+    def erase(self, pipe, concept, checkpoint_dir: Path | None = None) -> AEGISModel:
+        if self.prefix_init not in PREFIX_INITS:
+            raise ValueError(f"unknown prefix_init {self.prefix_init!r}; choose one of {', '.join(PREFIX_INITS)}")
+        if not self.pr and not self.retain_prompts:
+            raise ValueError("pr=False replaces the drift by a retention-prompt loss: give retain_prompts")
+        start = time.perf_counter()
+        ft = Finetuner(pipe, self)
+        tok, te = pipe.tokenizer, pipe.text_encoder
+        prompt = [concept.erase_prompt]
+        c_e = ft.encode(prompt)
+        encode = lambda a: encode_with_prefix(tok, te, prompt, a)
+        names = list(ft.params)
+        state = {
+            "a_star": random_token_embeddings(te, 1, ft.generator),
+            "a_prime": random_token_embeddings(te, 1, ft.generator),
+            "omega": torch.full((len(names),), 1.0 if self.omega_fixed is None else float(self.omega_fixed)),
+        }
+        p_prev: dict[str, torch.Tensor] = {}
+        retain = ft.encode(list(self.retain_prompts)) if not self.pr else None
+
+        def signed_step(a: torch.Tensor, objective) -> torch.Tensor:
+            a = a.clone().requires_grad_(True)
+            (grad,) = torch.autograd.grad(objective(encode(a)), [a])
+            return (a - self.beta * grad.sign()).detach()
+
+        def step(iteration: int) -> dict:
+            if self.prefix_init == "random":
+                state["a_star"] = random_token_embeddings(te, 1, ft.generator)
+                state["a_prime"] = random_token_embeddings(te, 1, ft.generator)
+            # 2-3. z under c_e; one signed step for the attack prompt and for the AET.
+            z, t = ft.noisy_latent(c_e)
+            with torch.no_grad():
+                y0 = ft.frozen(z, t, encoder_hidden_states=c_e).sample
+                y_theta = ft.unet(z, t, encoder_hidden_states=c_e).sample
+            state["a_star"] = signed_step(
+                state["a_star"], lambda c: F.mse_loss(ft.unet(z, t, encoder_hidden_states=c).sample, y0)
+            )
+            if self.aet:
+                state["a_prime"] = signed_step(
+                    state["a_prime"],
+                    lambda c: (
+                        F.mse_loss(eps0 := ft.frozen(z, t, encoder_hidden_states=c).sample, y0)
+                        + F.mse_loss(eps0, y_theta)
+                    ),
+                )
+            with torch.no_grad():
+                c_prime = encode(state["a_prime"]) if self.aet else c_e
+                c_star = encode(state["a_star"])
+            # 4. the erasure loss at the adversarial prompt, away from the AET.
+            z, t = ft.noisy_latent(c_prime)
+            g_r = retention_gradients(z, t) if retain is not None else None
+            loss = F.mse_loss(ft.unet(z, t, encoder_hidden_states=c_star).sample, ft.negative_target(z, t, c_prime))
+            loss.backward()
+            # 5. GRP, tensor by tensor.
+            return {"loss": loss.item(), **grp(g_r)}
+
+        def retention_gradients(z, t) -> dict[str, torch.Tensor]:
+            """Without PR (ablation): g_r from ||eps_theta(z,t,c_r) - eps_0(z,t,c_r)||^2 on retained prompts."""
+            c_r = retain[int(torch.randint(len(retain), (1,), generator=ft.generator))][None]
+            with torch.no_grad():
+                ref = ft.frozen(z, t, encoder_hidden_states=c_r).sample
+            grads = torch.autograd.grad(
+                F.mse_loss(ft.unet(z, t, encoder_hidden_states=c_r).sample, ref),
+                list(ft.params.values()),
+                allow_unused=True,
+            )
+            return {
+                n: torch.zeros_like(p) if g is None else g for (n, p), g in zip(ft.params.items(), grads, strict=True)
+            }
+
+        def grp(g_r_given) -> dict:
+            cosines, rectified = [], 0
+            for j, (n, param) in enumerate(ft.params.items()):
+                g_e = param.grad
+                if g_e is None:
+                    continue
+                g_r = g_r_given[n] if g_r_given is not None else 2 * (param.detach() - ft.initial[n])
+                p = project_gradient(g_e, g_r)
+                if p is None:
+                    continue
+                denom = g_e.norm() * g_r.norm()
+                cosines.append(float((g_e * g_r).sum() / denom) if denom > 0 else 0.0)
+                if self.omega_fixed is None:
+                    state["omega"][j] = update_omega(
+                        float(state["omega"][j]), g_e, p_prev.get(n, p), self.mu, self.omega_max
+                    )
+                p_prev[n] = p.detach()
+                if self.dgr and (g_e * g_r).sum() < 0:
+                    param.grad = rectify(g_e, g_r, p, float(state["omega"][j]))
+                    rectified += 1
+            return {
+                "cos_ge_gr": sum(cosines) / len(cosines) if cosines else float("nan"),
+                "rectified_share": rectified / len(names),
+                "omega_mean": float(state["omega"].mean()),
+            }
+
+        rows = train(ft, step, state, checkpoint_dir, desc=f"AEGIS {concept.name}")
+        model = finish(ft, AEGISModel, concept, self, rows, time.perf_counter() - start)
+        model.info["a_prime"] = state["a_prime"].flatten().tolist()
+        return model
+
+
+@ErasedModel.register
+class AEGISModel(FineTunedModel):
+    method = "aegis"

@@ -1,0 +1,254 @@
+"""What the fine-tuning methods share (ESD, AEGIS): the trainable copy of the UNet and its frozen
+original, the noisy latent drawn from the current model without data (ESD's recipe), the training
+loop with its progress bar, CSV log, checkpoints and resume, and the fine-tuned erased model.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from erasure.methods.base import ErasedModel
+from erasure.text import encode_prompts
+
+TRAINABLE = ("unet_all", "unet_noncross", "unet_cross")
+#: Tiny-profile overrides of the papers' settings, shared by ESD and AEGIS (a 2M-parameter UNet learns
+#: at a larger lr and in fewer iterations; its sampler has 20 DDIM steps). Provisional: the AEGIS
+#: walkthrough notebook is where they are to be chosen.
+TINY = {"iterations": 200, "lr": 1e-4, "ddim_steps": 20, "checkpoint_every": 50}
+DELTA_FILE = "unet_changed.safetensors"
+LOG_FILE = "train_log.csv"
+
+
+def trainable_parameters(unet, trainable: str) -> dict[str, torch.nn.Parameter]:
+    """The parameter group a method fine-tunes: all of the UNet, all but the cross-attention
+    (ESD-u), or only the cross-attention (ESD-x)."""
+    if trainable not in TRAINABLE:
+        raise ValueError(f"unknown trainable group {trainable!r}; choose one of {', '.join(TRAINABLE)}")
+    keep = {
+        "unet_all": lambda n: True,
+        "unet_noncross": lambda n: "attn2" not in n,
+        "unet_cross": lambda n: "attn2" in n,
+    }[trainable]
+    return {n: p for n, p in unet.named_parameters() if keep(n)}
+
+
+@dataclass(frozen=True)
+class FinetuneHyperparameters:
+    """The loop's settings, shared by ESD and AEGIS (sd14 defaults: the papers')."""
+
+    iterations: int = 1000
+    lr: float = 1e-5
+    trainable: str = "unet_all"
+    negative_guidance: float = 1.0  # eta
+    ddim_steps: int = 50  # S: the DDIM schedule z is drawn from
+    sample_guidance: float = 3.0  # CFG while drawing z
+    seed: int = 0
+    checkpoint_every: int = 100
+
+
+class Finetuner:
+    """One fine-tuning run: theta (trainable copy) and theta_0 (the base UNet, frozen), the prompt
+    embeddings, and the noisy-latent sampler."""
+
+    def __init__(self, pipe, hp: FinetuneHyperparameters):
+        from diffusers import DDIMScheduler
+
+        self.pipe, self.hp = pipe, hp
+        self.frozen = pipe.unet.eval().requires_grad_(False)
+        self.unet = copy.deepcopy(pipe.unet).train()
+        self.unet.requires_grad_(False)
+        self.params = trainable_parameters(self.unet, hp.trainable)
+        for p in self.params.values():
+            p.requires_grad_(True)
+        self.initial = {n: p.detach().clone() for n, p in self.params.items()}
+        self.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
+        self.scheduler.set_timesteps(hp.ddim_steps)
+        self.generator = torch.Generator().manual_seed(hp.seed)
+        self.null = self.encode([""])
+
+    def encode(self, prompts: list[str]) -> torch.Tensor:
+        return encode_prompts(self.pipe.tokenizer, self.pipe.text_encoder, prompts)
+
+    @torch.no_grad()
+    def noisy_latent(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """z and t without data: draw a DDIM step k in {0..S-1}, run DDIM (eta 0) from Gaussian noise
+        with the *current* model under guidance `sample_guidance` for k steps, and draw t uniformly
+        inside step k's interval."""
+        S, g = self.hp.ddim_steps, self.generator
+        k = int(torch.randint(S, (1,), generator=g))
+        size = self.unet.config.sample_size
+        z = torch.randn(1, self.unet.config.in_channels, size, size, generator=g) * self.scheduler.init_noise_sigma
+        self.unet.eval()
+        for t in self.scheduler.timesteps[:k]:
+            eps_null, eps_cond = self.unet(
+                torch.cat([z, z]), t, encoder_hidden_states=torch.cat([self.null, cond])
+            ).sample.chunk(2)
+            z = self.scheduler.step(eps_null + self.hp.sample_guidance * (eps_cond - eps_null), t, z).prev_sample
+        self.unet.train()
+        hi = int(self.scheduler.timesteps[k])
+        stride = self.scheduler.config.num_train_timesteps // S
+        t = torch.randint(max(0, hi - stride + 1), hi + 1, (1,), generator=g)
+        return z, t
+
+    def negative_target(self, z, t, cond: torch.Tensor) -> torch.Tensor:
+        """T = eps_0(z, t, null) - eta * (eps_0(z, t, c) - eps_0(z, t, null)): the frozen model's
+        prediction guided *away* from c (ESD's Eq. 2 target)."""
+        with torch.no_grad():
+            null, c = self.frozen(
+                torch.cat([z, z]), t, encoder_hidden_states=torch.cat([self.null, cond])
+            ).sample.chunk(2)
+        return null - self.hp.negative_guidance * (c - null)
+
+    def drift(self) -> float:
+        """||theta - theta_0|| over the trainable tensors."""
+        return float(sum(((p.detach() - self.initial[n]) ** 2).sum() for n, p in self.params.items()) ** 0.5)
+
+    # ---- checkpoints -----------------------------------------------------------------------------
+    def save_checkpoint(self, folder: Path, iteration: int, optimizer, extra: dict[str, torch.Tensor]) -> None:
+        """Everything a resume needs: trainable weights, Adam's state, the RNG, the method's state."""
+        tensors = {f"param.{n}": p.detach().contiguous() for n, p in self.params.items()}
+        for name, p in self.params.items():
+            for k, v in optimizer.state.get(p, {}).items():
+                tensors[f"adam.{name}.{k}"] = v.detach().reshape(-1) if k == "step" else v.detach().contiguous()
+        tensors["rng"] = self.generator.get_state()
+        tensors["iteration"] = torch.tensor([iteration])
+        tensors.update({f"extra.{k}": v.contiguous() for k, v in extra.items()})
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / "checkpoint.safetensors.tmp"
+        save_file(tensors, tmp)
+        tmp.replace(folder / "checkpoint.safetensors")
+
+    def load_checkpoint(self, folder: Path, optimizer) -> tuple[int, dict[str, torch.Tensor]]:
+        """Restores a checkpoint if there is one; returns (iterations done, the method's state)."""
+        file = folder / "checkpoint.safetensors"
+        if not file.is_file():
+            return 0, {}
+        tensors = load_file(file)
+        with torch.no_grad():
+            for n, p in self.params.items():
+                p.copy_(tensors[f"param.{n}"])
+        for n, p in self.params.items():
+            state = {k.split(".")[-1]: v for k, v in tensors.items() if k.startswith(f"adam.{n}.")}
+            if state:
+                state["step"] = state["step"].reshape(())
+                optimizer.state[p] = state
+        self.generator.set_state(tensors["rng"])
+        extra = {k[len("extra.") :]: v for k, v in tensors.items() if k.startswith("extra.")}
+        return int(tensors["iteration"][0]), extra
+
+
+def train(
+    finetuner: Finetuner, step_fn, state: dict[str, torch.Tensor], checkpoint_dir: Path | None, desc: str
+) -> list[dict]:
+    """The shared loop: `step_fn(iteration) -> dict of logged values` computes the gradients (and
+    may rectify them); Adam steps on them. With a `checkpoint_dir`, checkpoints (and the log so far)
+    every `checkpoint_every` iterations and resumes from the last checkpoint there. Returns the log."""
+    hp = finetuner.hp
+    optimizer = torch.optim.Adam(finetuner.params.values(), lr=hp.lr)
+    start, rows = 0, []
+    if checkpoint_dir is not None:
+        start, saved = finetuner.load_checkpoint(checkpoint_dir, optimizer)
+        state.update(saved)
+        rows = read_log(checkpoint_dir / LOG_FILE)[:start]
+    t0 = time.perf_counter()
+    bar = tqdm(range(start, hp.iterations), desc=desc, initial=start, total=hp.iterations, leave=False)
+    for it in bar:
+        optimizer.zero_grad(set_to_none=True)
+        row = {"iteration": it + 1, **step_fn(it)}
+        optimizer.step()
+        row["drift"] = finetuner.drift()
+        row["seconds"] = time.perf_counter() - t0
+        rows.append(row)
+        bar.set_postfix(loss=f"{row['loss']:.4f}")
+        if checkpoint_dir is not None and ((it + 1) % hp.checkpoint_every == 0 or it + 1 == hp.iterations):
+            finetuner.save_checkpoint(checkpoint_dir, it + 1, optimizer, state)
+            write_log(checkpoint_dir / LOG_FILE, rows)
+    return rows
+
+
+def read_log(file: Path) -> list[dict]:
+    if not file.is_file():
+        return []
+    with file.open() as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def write_log(file: Path, rows: list[dict]) -> None:
+    """Writes the training log as CSV (atomically)."""
+    if not rows:
+        return
+    tmp = file.with_name(file.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[-1]))
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(file)
+
+
+class FineTunedModel(ErasedModel):
+    """A base pipeline with some of its UNet's tensors replaced by fine-tuned ones."""
+
+    def __init__(
+        self,
+        base,
+        concept: str,
+        hyperparameters: dict,
+        info: dict,
+        changed: dict[str, torch.Tensor],
+        log: list[dict] | None = None,
+    ):
+        super().__init__(base, concept, hyperparameters, info)
+        self.changed = {n: t.to(torch.float16).to(torch.float32) for n, t in changed.items()}  # saved as fp16
+        self.log = log or []
+        self._pipe = None
+
+    def unet(self):
+        """The fine-tuned UNet as a plain diffusers `UNet2DConditionModel`."""
+        unet = copy.deepcopy(self.base.unet)
+        missing = set(self.changed) - set(unet.state_dict())
+        if missing:
+            raise ValueError(f"the erased model changes tensors this base UNet lacks: {sorted(missing)[:3]}…")
+        unet.load_state_dict(self.changed, strict=False)
+        return unet.eval()
+
+    @contextmanager
+    def applied(self) -> Iterator:
+        from diffusers import StableDiffusionPipeline
+
+        if self._pipe is None:
+            self._pipe = StableDiffusionPipeline(**{**self.base.components, "unet": self.unet()})
+            self._pipe.set_progress_bar_config(disable=True)
+        yield self._pipe
+
+    def _save_files(self, folder: Path) -> None:
+        save_file({n: t.to(torch.float16).contiguous() for n, t in self.changed.items()}, folder / DELTA_FILE)
+        write_log(folder / LOG_FILE, self.log)
+
+    @classmethod
+    def _load_files(cls, folder: Path, base, record: dict) -> FineTunedModel:
+        changed = load_file(folder / DELTA_FILE)
+        return cls(
+            base, record["concept"], record["hyperparameters"], record["info"], changed, read_log(folder / LOG_FILE)
+        )
+
+
+def finish(finetuner: Finetuner, kind: type[FineTunedModel], concept, hp, rows: list[dict], seconds: float):
+    """The erased model from a finished run (only the trainable tensors that changed are kept)."""
+    changed = {n: p.detach().clone() for n, p in finetuner.params.items() if not torch.equal(p, finetuner.initial[n])}
+    info = {
+        "erase_seconds": seconds,
+        "iterations": hp.iterations,
+        "changed_tensors": len(changed),
+        "final_loss": rows[-1]["loss"] if rows else None,
+    }
+    return kind(finetuner.pipe, concept.name, asdict(hp), info, changed, rows)
