@@ -20,6 +20,19 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def quiet(factory, *args, **kwargs):
+    """Builds a diffusers object without its warnings (e.g. the one for `safety_checker=None`, which
+    the tiny profile has no use for)."""
+    from diffusers.utils import logging as diffusers_logging
+
+    verbosity = diffusers_logging.get_verbosity()
+    diffusers_logging.set_verbosity_error()
+    try:
+        return factory(*args, **kwargs)
+    finally:
+        diffusers_logging.set_verbosity(verbosity)
+
+
 def load_tiny_pipeline(folder: str | Path = TINY_MODEL_DIR, device: str = "cpu"):
     """The tiny Stable Diffusion as a real diffusers `StableDiffusionPipeline` (DDIM, no safety
     checker): the shipped UNet, VAE and scheduler (sha256-checked against MANIFEST.json) and the
@@ -29,7 +42,8 @@ def load_tiny_pipeline(folder: str | Path = TINY_MODEL_DIR, device: str = "cpu")
     folder = Path(folder)
     verify_manifest(folder)
     tokenizer, text_encoder = load_minilm()
-    pipe = StableDiffusionPipeline(
+    pipe = quiet(
+        StableDiffusionPipeline,
         vae=AutoencoderKL.from_pretrained(folder / "vae", dtype=torch.float32),
         text_encoder=text_encoder,
         tokenizer=tokenizer,

@@ -45,6 +45,13 @@ def update_omega(omega: float, g_e: torch.Tensor, p_prev: torch.Tensor, mu: floa
     return float(min(max(omega - mu * float(torch.sign((g_e * p_prev).sum())), 0.0), omega_max))
 
 
+def prefix_step(prefix: torch.Tensor, objective, beta: float) -> torch.Tensor:
+    """One signed gradient step on a prefix embedding: a <- a - beta sign grad objective(a) (step 3)."""
+    a = prefix.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(objective(a), [a])
+    return (a - beta * grad.sign()).detach()
+
+
 def rectify(g_e: torch.Tensor, g_r: torch.Tensor, p: torch.Tensor | None, omega: float) -> torch.Tensor:
     """DGR: g_e - omega p where the erasure gradient conflicts with retention (<g_e, g_r> < 0), else g_e.
     At omega = 1 the result is orthogonal to g_r."""
@@ -100,13 +107,7 @@ class AEGIS(FinetuneHyperparameters):
             "a_prime": random_token_embeddings(te, 1, ft.generator),
             "omega": torch.full((len(names),), 1.0 if self.omega_fixed is None else float(self.omega_fixed)),
         }
-        p_prev: dict[str, torch.Tensor] = {}
         retain = ft.encode(list(self.retain_prompts)) if not self.pr else None
-
-        def signed_step(a: torch.Tensor, objective) -> torch.Tensor:
-            a = a.clone().requires_grad_(True)
-            (grad,) = torch.autograd.grad(objective(encode(a)), [a])
-            return (a - self.beta * grad.sign()).detach()
 
         def step(iteration: int) -> dict:
             if self.prefix_init == "random":
@@ -117,17 +118,12 @@ class AEGIS(FinetuneHyperparameters):
             with torch.no_grad():
                 y0 = ft.frozen(z, t, encoder_hidden_states=c_e).sample
                 y_theta = ft.unet(z, t, encoder_hidden_states=c_e).sample
-            state["a_star"] = signed_step(
-                state["a_star"], lambda c: F.mse_loss(ft.unet(z, t, encoder_hidden_states=c).sample, y0)
-            )
+            attack = lambda a: F.mse_loss(ft.unet(z, t, encoder_hidden_states=encode(a)).sample, y0)
+            state["a_star"] = prefix_step(state["a_star"], attack, self.beta)
             if self.aet:
-                state["a_prime"] = signed_step(
-                    state["a_prime"],
-                    lambda c: (
-                        F.mse_loss(eps0 := ft.frozen(z, t, encoder_hidden_states=c).sample, y0)
-                        + F.mse_loss(eps0, y_theta)
-                    ),
-                )
+                frozen = lambda a: ft.frozen(z, t, encoder_hidden_states=encode(a)).sample
+                target = lambda a: F.mse_loss(eps0 := frozen(a), y0) + F.mse_loss(eps0, y_theta)
+                state["a_prime"] = prefix_step(state["a_prime"], target, self.beta)
             with torch.no_grad():
                 c_prime = encode(state["a_prime"]) if self.aet else c_e
                 c_star = encode(state["a_star"])
@@ -166,10 +162,9 @@ class AEGIS(FinetuneHyperparameters):
                 denom = g_e.norm() * g_r.norm()
                 cosines.append(float((g_e * g_r).sum() / denom) if denom > 0 else 0.0)
                 if self.omega_fixed is None:
-                    state["omega"][j] = update_omega(
-                        float(state["omega"][j]), g_e, p_prev.get(n, p), self.mu, self.omega_max
-                    )
-                p_prev[n] = p.detach()
+                    previous = state.get(f"p_prev.{n}", p)
+                    state["omega"][j] = update_omega(float(state["omega"][j]), g_e, previous, self.mu, self.omega_max)
+                state[f"p_prev.{n}"] = p.detach()
                 if self.dgr and (g_e * g_r).sum() < 0:
                     param.grad = rectify(g_e, g_r, p, float(state["omega"][j]))
                     rectified += 1
@@ -180,9 +175,7 @@ class AEGIS(FinetuneHyperparameters):
             }
 
         rows = train(ft, step, state, checkpoint_dir, desc=f"AEGIS {concept.name}")
-        model = finish(ft, AEGISModel, concept, self, rows, time.perf_counter() - start)
-        model.info["a_prime"] = state["a_prime"].flatten().tolist()
-        return model
+        return finish(ft, AEGISModel, concept, self, rows, time.perf_counter() - start)
 
 
 @ErasedModel.register

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 import csv
+import hashlib
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from erasure.methods.base import ErasedModel
+from erasure.pipeline import quiet
 from erasure.text import encode_prompts
 
 TRAINABLE = ("unet_all", "unet_noncross", "unet_cross")
@@ -122,11 +125,18 @@ class Finetuner:
                 tensors[f"adam.{name}.{k}"] = v.detach().reshape(-1) if k == "step" else v.detach().contiguous()
         tensors["rng"] = self.generator.get_state()
         tensors["iteration"] = torch.tensor([iteration])
+        tensors["hyperparameters_sha256"] = self._fingerprint()
         tensors.update({f"extra.{k}": v.contiguous() for k, v in extra.items()})
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / "checkpoint.safetensors.tmp"
         save_file(tensors, tmp)
         tmp.replace(folder / "checkpoint.safetensors")
+
+    def _fingerprint(self) -> torch.Tensor:
+        """The hyperparameters that determine the run (all but the iteration count), as bytes."""
+        key = {k: v for k, v in asdict(self.hp).items() if k not in ("iterations", "checkpoint_every")}
+        digest = hashlib.sha256(json.dumps([type(self.hp).__name__, key], sort_keys=True).encode()).digest()
+        return torch.tensor(list(digest), dtype=torch.uint8)
 
     def load_checkpoint(self, folder: Path, optimizer) -> tuple[int, dict[str, torch.Tensor]]:
         """Restores a checkpoint if there is one; returns (iterations done, the method's state)."""
@@ -134,6 +144,11 @@ class Finetuner:
         if not file.is_file():
             return 0, {}
         tensors = load_file(file)
+        if not torch.equal(tensors["hyperparameters_sha256"], self._fingerprint()):
+            raise ValueError(
+                f"{file} was written by a run with other hyperparameters (or another method): "
+                "delete it to start afresh, or resume with the same settings"
+            )
         with torch.no_grad():
             for n, p in self.params.items():
                 p.copy_(tensors[f"param.{n}"])
@@ -180,7 +195,7 @@ def read_log(file: Path) -> list[dict]:
     if not file.is_file():
         return []
     with file.open() as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        return [{k: int(v) if k == "iteration" else float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
 def write_log(file: Path, rows: list[dict]) -> None:
@@ -226,7 +241,7 @@ class FineTunedModel(ErasedModel):
         from diffusers import StableDiffusionPipeline
 
         if self._pipe is None:
-            self._pipe = StableDiffusionPipeline(**{**self.base.components, "unet": self.unet()})
+            self._pipe = quiet(StableDiffusionPipeline, **{**self.base.components, "unet": self.unet()})
             self._pipe.set_progress_bar_config(disable=True)
         yield self._pipe
 
