@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 from erasure.evaluate.erasure import base_sampler, erased_sampler, erasure_report, measure
@@ -56,10 +57,9 @@ def base_metrics(profile, concept, n: int, seed: int) -> dict:
     return cached(key, lambda: measure(profile, base_sampler(profile), concept, n, seed))
 
 
-def run_erasure(profile, eraser, concept, n: int = 32, seed: int = 0) -> dict:
-    """Erases `concept` with `eraser`, measures before/after; one row of a table (cached)."""
-    from dataclasses import asdict
-
+def run_erasure(profile, eraser, concept, n: int = 32, seed: int = 0, attack=None, n_attack: int = 16) -> dict:
+    """Erases `concept` with `eraser`, measures before/after; one row of a table (cached). With an
+    `attack`, also its attack success rate (and Pre-ASR) on `n_attack` evaluation prompts."""
     key = {
         "kind": "erasure",
         "model": model_fingerprint(profile),
@@ -69,13 +69,19 @@ def run_erasure(profile, eraser, concept, n: int = 32, seed: int = 0) -> dict:
         "n": n,
         "seed": seed,
         "sampler": profile.sampler,
+        "attack": asdict(attack) if attack else None,
+        "n_attack": n_attack if attack else None,
     }
 
     def compute() -> dict:
         erased = eraser.erase(profile.pipe, concept)
         after = measure(profile, erased_sampler(profile, erased), concept, n, seed)
+        if attack is not None:
+            prompts = concept.evaluation_prompts(n_attack, seed)
+            after |= attack.attack_success_rate(profile, erased, concept, prompts, seed)
         return {"after": after, "info": erased.info}
 
     result = cached(key, compute)
     before = base_metrics(profile, concept, n, seed)
-    return erasure_report(concept.name, eraser.name, before, result["after"], result["info"], seed)
+    report = erasure_report(concept.name, eraser.name, before, result["after"], result["info"], seed)
+    return report | {k: result["after"][k] for k in ("pre_asr", "asr") if k in result["after"]}

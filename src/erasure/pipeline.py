@@ -60,21 +60,23 @@ def load_tiny_pipeline(folder: str | Path = TINY_MODEL_DIR, device: str = "cpu")
 @torch.no_grad()
 def generate(
     pipe,
-    prompts: list[str],
+    prompts: list[str] | torch.Tensor,
     seed: int = 0,
     batch_size: int = 32,
     num_inference_steps: int = TINY_SAMPLER["num_inference_steps"],
     guidance_scale: float = TINY_SAMPLER["guidance_scale"],
     progress: bool = True,
 ) -> np.ndarray:
-    """Images for `prompts` as uint8 (N, H, W, 3). Image i's initial noise comes from its own
-    generator seeded `seed + i`, so it does not depend on the batch it falls in."""
+    """Images for `prompts` (strings, or prompt embeddings (N, L, d) such as an attack's) as uint8
+    (N, H, W, 3). Image i's initial noise comes from its own generator seeded `seed + i`, so it does
+    not depend on the batch it falls in."""
     out = []
     for start in tqdm(range(0, len(prompts), batch_size), desc="generate", disable=not progress, leave=False):
         batch = prompts[start : start + batch_size]
         generators = [torch.Generator("cpu").manual_seed(seed + start + i) for i in range(len(batch))]
+        given = {"prompt_embeds": batch} if torch.is_tensor(batch) else {"prompt": batch}
         images = pipe(
-            batch,
+            **given,
             generator=generators,
             num_inference_steps=num_inference_steps,
             guidance_scale=guidance_scale,

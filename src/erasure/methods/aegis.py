@@ -108,6 +108,9 @@ class AEGIS(FinetuneHyperparameters):
             "omega": torch.full((len(names),), 1.0 if self.omega_fixed is None else float(self.omega_fixed)),
         }
         retain = ft.encode(list(self.retain_prompts)) if not self.pr else None
+        # For the log: the centroid of the concept's phrasings (training and held-out words), which
+        # the AET is meant to track (AEGIS's "concept centre").
+        centroid = ft.encode(list(concept.erase + concept.related)).mean(dim=(0, 1))
 
         def step(iteration: int) -> dict:
             if self.prefix_init == "random":
@@ -133,7 +136,8 @@ class AEGIS(FinetuneHyperparameters):
             loss = F.mse_loss(ft.unet(z, t, encoder_hidden_states=c_star).sample, ft.negative_target(z, t, c_prime))
             loss.backward()
             # 5. GRP, tensor by tensor.
-            return {"loss": loss.item(), **grp(g_r)}
+            cos = F.cosine_similarity(c_prime.mean(dim=(0, 1)), centroid, dim=0)
+            return {"loss": loss.item(), "aet_cos_centroid": float(cos), **grp(g_r)}
 
         def retention_gradients(z, t) -> dict[str, torch.Tensor]:
             """Without PR (ablation): g_r from ||eps_theta(z,t,c_r) - eps_0(z,t,c_r)||^2 on retained prompts."""
