@@ -110,6 +110,28 @@ def _lr(step: int, total: int, base: float, warmup: int = 200) -> float:
     return base * (0.1 + 0.45 * (1 + math.cos(math.pi * progress)))
 
 
+def _optimise(
+    opt, steps: int, base_lr: float, desc: str, loss_at, warmup: int = 200, clip: float | None = None, after_step=None
+) -> None:
+    """The loop every stage shares: schedule the lr, `loss_at(step)`, backward, (clip), step,
+    `after_step(step)`, with a progress bar showing the loss."""
+    params = [p for g in opt.param_groups for p in g["params"]]
+    bar = _bar(steps, desc)
+    for step in bar:
+        for g in opt.param_groups:
+            g["lr"] = _lr(step, steps, base_lr, warmup)
+        loss = loss_at(step)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(params, clip)
+        opt.step()
+        if after_step is not None:
+            after_step(step)
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+
+
 def make_world(cfg: TrainConfig):
     """Training scenes and renders, and a disjoint held-out set (another seed) for evaluation."""
     rng = np.random.default_rng(cfg.seed)
@@ -128,19 +150,14 @@ def train_vae(images: np.ndarray, cfg: TrainConfig):
     opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
     x_all = to_model_input(images)
     gen = torch.Generator().manual_seed(cfg.seed)
-    bar = _bar(cfg.vae_steps, "vae")
-    for step in bar:
-        for g in opt.param_groups:
-            g["lr"] = _lr(step, cfg.vae_steps, 1e-3)
+
+    def loss_at(step: int) -> torch.Tensor:
         x = x_all[torch.randint(len(x_all), (cfg.vae_batch,), generator=gen)]
         posterior = vae.encode(x).latent_dist
         recon = vae.decode(posterior.sample(generator=gen)).sample
-        loss = F.mse_loss(recon, x) + 1e-4 * posterior.kl().mean() / x[0].numel()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if step % 50 == 0:
-            bar.set_postfix(loss=f"{loss.item():.4f}")
+        return F.mse_loss(recon, x) + 1e-4 * posterior.kl().mean() / x[0].numel()
+
+    _optimise(opt, cfg.vae_steps, 1e-3, "vae", loss_at)
     return vae.eval()
 
 
@@ -177,18 +194,13 @@ def train_judge(images: np.ndarray, scenes, cfg: TrainConfig) -> TinyJudge:
     opt = torch.optim.AdamW(judge.parameters(), lr=2e-3, weight_decay=1e-4)
     gen = torch.Generator().manual_seed(cfg.seed)
     judge.train()
-    bar = _bar(cfg.judge_steps, "judge")
-    for step in bar:
-        for g in opt.param_groups:
-            g["lr"] = _lr(step, cfg.judge_steps, 2e-3, warmup=100)
+
+    def loss_at(step: int) -> torch.Tensor:
         idx = torch.randint(len(x_all), (cfg.judge_batch,), generator=gen)
         logits = judge(_augment(x_all[idx], gen))
-        loss = sum(F.cross_entropy(logits[h], labels[h][idx]) for h in HEADS)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if step % 50 == 0:
-            bar.set_postfix(loss=f"{loss.item():.4f}")
+        return sum(F.cross_entropy(logits[h], labels[h][idx]) for h in HEADS)
+
+    _optimise(opt, cfg.judge_steps, 2e-3, "judge", loss_at, warmup=100)
     return judge.eval()
 
 
@@ -209,21 +221,17 @@ def train_clip(images: np.ndarray, scenes, cfg: TrainConfig):
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed + 1)
     model.train()
-    bar = _bar(cfg.clip_steps, "clip")
-    for step in bar:
-        for g in opt.param_groups:
-            g["lr"] = _lr(step, cfg.clip_steps, 5e-4, warmup=100)
+
+    def loss_at(step: int) -> torch.Tensor:
         idx = torch.randint(len(x_all), (cfg.clip_batch,), generator=gen)
         text = tokenizer([caption(scenes[i], rng, empty_rate=0.0) for i in idx.tolist()])
-        img_f, txt_f, scale = model(x_all[idx], text)
-        loss = loss_fn(img_f, txt_f, scale)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        return loss_fn(*model(x_all[idx], text))
+
+    def clamp_scale(step: int) -> None:
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(100))
-        if step % 50 == 0:
-            bar.set_postfix(loss=f"{loss.item():.4f}")
+
+    _optimise(opt, cfg.clip_steps, 5e-4, "clip", loss_at, warmup=100, after_step=clamp_scale)
     return model.eval()
 
 
@@ -255,10 +263,8 @@ def train_unet(latents: torch.Tensor, table: torch.Tensor, index: torch.Tensor, 
     opt = torch.optim.AdamW(unet.parameters(), lr=cfg.unet_lr, weight_decay=1e-2)
     gen = torch.Generator().manual_seed(cfg.seed)
     unet.train()
-    bar = _bar(cfg.unet_steps, "unet")
-    for step in bar:
-        for g in opt.param_groups:
-            g["lr"] = _lr(step, cfg.unet_steps, cfg.unet_lr)
+
+    def loss_at(step: int) -> torch.Tensor:
         idx = torch.randint(len(latents), (cfg.unet_batch,), generator=gen)
         k = torch.randint(index.shape[1], (cfg.unet_batch,), generator=gen)
         cond = table[index[idx, k]].float()
@@ -266,16 +272,14 @@ def train_unet(latents: torch.Tensor, table: torch.Tensor, index: torch.Tensor, 
         noise = torch.randn(z0.shape, generator=gen)
         t = torch.randint(noise_scheduler.config.num_train_timesteps, (cfg.unet_batch,), generator=gen)
         zt = noise_scheduler.add_noise(z0, noise, t)
-        loss = F.mse_loss(unet(zt, t, encoder_hidden_states=cond).sample, noise)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
-        opt.step()
+        return F.mse_loss(unet(zt, t, encoder_hidden_states=cond).sample, noise)
+
+    def update_ema(step: int) -> None:
         decay = min(cfg.ema_decay, (1 + step) / (10 + step))
         with torch.no_grad():
             torch._foreach_lerp_(ema, [p.detach() for p in unet.parameters()], 1 - decay)
-        if step % 50 == 0:
-            bar.set_postfix(loss=f"{loss.item():.4f}")
+
+    _optimise(opt, cfg.unet_steps, cfg.unet_lr, "unet", loss_at, clip=1.0, after_step=update_ema)
     with torch.no_grad():
         for p, e in zip(unet.parameters(), ema, strict=True):
             p.copy_(e)
