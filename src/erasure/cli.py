@@ -94,7 +94,13 @@ def _cmd_erase(args) -> int:
         eraser = make_eraser(args.method, profile, **parse_settings(args.set))
     except TypeError as e:
         raise ValueError(f"{args.method}: {e}") from None
-    erased = eraser.erase(profile.pipe, concept)
+    from erasure.methods.finetune import FinetuneHyperparameters
+
+    # Fine-tuning runs checkpoint beside the output and resume from there when rerun.
+    resumable = (
+        {"checkpoint_dir": Path(f"{args.out}.checkpoint")} if isinstance(eraser, FinetuneHyperparameters) else {}
+    )
+    erased = eraser.erase(profile.pipe, concept, **resumable)
     erased.info["profile"] = args.profile
     path = erased.save(args.out)
     summary = {"out": str(path), "method": args.method, "concept": concept.name, **erased.info}
@@ -158,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--guidance", type=float, help="guidance scale (default: the profile's)")
     p.add_argument("--out", required=True, help="PNG file to write")
     p = add("erase", _cmd_erase, "erase a concept with a method and save the erased model")
-    p.add_argument("--method", required=True, help="acterase")
+    p.add_argument("--method", required=True, help="acterase, esd or aegis")
     p.add_argument("--concept", required=True, help="a concept of the profile's registry (see `concepts`)")
     p.add_argument("--out", required=True, help="folder to write the erased model to")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a hyperparameter (repeatable)")
