@@ -98,7 +98,11 @@ for nb in "${notebooks[@]}"; do
   name=$(basename "$nb")
   echo "run_all.sh: running $nb (profile=$profile, smoke=$smoke)" >&2
   tmp=".cache/running-$name"
-  if .venv/bin/papermill "$nb" "$tmp" -k erasure --cwd notebooks -p profile "$profile" -p smoke "$smoke"; then
+  # Only a smoke run passes `smoke`: the executed notebooks keep reading ERASURE_SMOKE from the
+  # environment, so nbval (which re-runs them, injected parameters included) stays at smoke sizes.
+  params=(-p profile "$profile")
+  [[ "$smoke" == True ]] && params+=(-p smoke True)
+  if .venv/bin/papermill "$nb" "$tmp" -k erasure --cwd notebooks "${params[@]}"; then
     if [[ "$smoke" == True ]]; then rm -f "$tmp"; else mv "$tmp" "$nb"; fi
   else
     mv "$tmp" ".cache/failed/$name" 2>/dev/null || true

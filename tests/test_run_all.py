@@ -43,3 +43,12 @@ def test_unknown_option_is_refused(tmp_path: Path):
     out = subprocess.run(["bash", str(REPO_ROOT / "run_all.sh"), "--frobnicate"], capture_output=True, text=True)
     assert out.returncode == 2
     assert "unknown argument" in out.stderr
+
+
+def test_executed_notebooks_leave_smoke_to_the_environment():
+    """nbval re-runs the committed notebooks with their injected parameters: if those set `smoke`, the
+    test suite would run at full size and overwrite the real results."""
+    for path in sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        injected = [c.source for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert not any("smoke" in src for src in injected), path.name
