@@ -158,6 +158,3 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self._by_name)
-
-    def names(self) -> list[str]:
-        return list(self._by_name)

@@ -28,13 +28,6 @@ def image_grid(images: np.ndarray, ncols: int | None = None, scale: int = 3, pad
     return pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
 
 
-def show_grid(ax, images: np.ndarray, title: str = "", ncols: int | None = None) -> None:
-    """Draws an image grid on a matplotlib axis."""
-    ax.imshow(image_grid(images, ncols=ncols, scale=1))
-    ax.set_title(title)
-    ax.axis("off")
-
-
 def confusion_heatmap(ax, truth: np.ndarray, pred: np.ndarray, classes: tuple[str, ...], title: str = "") -> None:
     """Row-normalised confusion matrix (rows: asked for, columns: judged)."""
     import seaborn as sns
