@@ -86,6 +86,9 @@ if [[ "$mode" == test ]]; then
   exit 0
 fi
 
+# The library's inner progress bars (training iterations, statistics) would be stored, refresh by
+# refresh, in the executed notebooks' outputs; papermill's per-cell bar shows progress instead.
+export TQDM_DISABLE=1
 shopt -s nullglob
 notebooks=(notebooks/[0-9][0-9]_*.ipynb)
 [[ -n "$only" ]] && notebooks=(notebooks/"$only"_*.ipynb)

@@ -2,7 +2,8 @@
 
 Each result is cached under `.cache/experiments/` (gitignored), keyed by a hash of everything that
 determines it (profile weights, method, hyperparameters, concept, sizes, seed) and written atomically,
-so a rerun after an interruption, or a second notebook asking the same question, reuses it.
+so a rerun after an interruption, or a second notebook asking the same question, reuses it. Erased
+models are cached the same way (`models/`), so a table, its attacks and its image grids train once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from erasure.evaluate.erasure import base_sampler, erased_sampler, erasure_report, measure
 from erasure.manifest import sha256
+from erasure.methods.base import ERASED_JSON, ErasedModel
 from erasure.paths import REPO_ROOT, TINY_MODEL_DIR
 
 CACHE_DIR = REPO_ROOT / ".cache" / "experiments"
@@ -30,10 +32,13 @@ def model_fingerprint(profile) -> str:
     )
 
 
+def digest(key: dict) -> str:
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
 def cached(key: dict, compute: Callable[[], dict], cache_dir: Path = CACHE_DIR) -> dict:
     """`compute()`'s result, from the cache when `key` was computed before."""
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
-    file = cache_dir / f"{digest}.json"
+    file = cache_dir / f"{digest(key)}.json"
     if file.is_file():
         return json.loads(file.read_text())["result"]
     result = compute()
@@ -57,6 +62,23 @@ def base_metrics(profile, concept, n: int, seed: int) -> dict:
     return cached(key, lambda: measure(profile, base_sampler(profile), concept, n, seed))
 
 
+def erased_model(profile, eraser, concept, cache_dir: Path = CACHE_DIR) -> ErasedModel:
+    """`eraser.erase(profile.pipe, concept)`, loaded from the cache when it was made before."""
+    key = {
+        "kind": "model",
+        "model": model_fingerprint(profile),
+        "method": eraser.name,
+        "hyperparameters": asdict(eraser),
+        "concept": concept.name,
+    }
+    folder = cache_dir / "models" / digest(key)
+    if (folder / ERASED_JSON).is_file():
+        return ErasedModel.load(folder, base=profile.pipe)
+    erased = eraser.erase(profile.pipe, concept)
+    erased.save(folder)
+    return erased
+
+
 def run_erasure(profile, eraser, concept, n: int = 32, seed: int = 0, attack=None, n_attack: int = 16) -> dict:
     """Erases `concept` with `eraser`, measures before/after; one row of a table (cached). With an
     `attack`, also its attack success rate (and Pre-ASR) on `n_attack` evaluation prompts."""
@@ -74,7 +96,7 @@ def run_erasure(profile, eraser, concept, n: int = 32, seed: int = 0, attack=Non
     }
 
     def compute() -> dict:
-        erased = eraser.erase(profile.pipe, concept)
+        erased = erased_model(profile, eraser, concept)
         after = measure(profile, erased_sampler(profile, erased), concept, n, seed)
         if attack is not None:
             prompts = concept.evaluation_prompts(n_attack, seed)

@@ -67,7 +67,7 @@ class PrefixAttack:
             unet = pipe.unet
             unet.requires_grad_(False)
             for i in np.flatnonzero(~plain):
-                embeds = self.optimise(pipe, prompts[i], targets[i : i + 1], seed + i)
+                embeds = self.optimise(pipe, prompts[i], targets[i : i + 1], seed + int(i))
                 image = generate(pipe, embeds, seed=seed + int(i), progress=False, **sampler)
                 success[i] = profile.judge.predict(image)[head][0] == label
         return {"pre_asr": float(plain.mean()), "asr": float(success.mean()), "n_prompts": len(prompts)}
