@@ -85,7 +85,9 @@ def test_merge_ors_the_masks_and_averages_overlaps():
 
 @pytest.fixture(scope="module")
 def house_erased(tiny):
-    return ActErase.for_profile(tiny, num_pairs=8, rho=0.02, **FAST).erase(tiny.pipe, tiny.concepts["house"])
+    return ActErase.for_profile(tiny, num_pairs=8, site="ffn", rho=0.02, cfg_policy="both", **FAST).erase(
+        tiny.pipe, tiny.concepts["house"]
+    )
 
 
 def test_install_and_remove_leaves_the_base_bit_identical(tiny, house_erased):
@@ -117,15 +119,13 @@ def test_loading_something_that_is_not_an_erased_model_is_a_clear_error(tiny, tm
         ErasedModel.load(tmp_path, base=tiny.pipe)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="measured shortfall: the reconstructed ActErase defaults do not erase on the tiny model "
-    "(notebooks/02_acterase.ipynb, 'Finding'); strict, so a fix that makes this pass is noticed",
-)
-def test_erasing_a_concept_lowers_its_judged_rate(tiny, house_erased):
-    concept = tiny.concepts["house"]
+def test_erasing_a_concept_lowers_its_judged_rate(tiny):
+    """At the tiny profile's options (notebook 02, section 6), erasing the unsafe stand-in removes it.
+    (House and striped fall by 40-50 points there, short of the -70 bar: see the notebook's Finding.)"""
+    concept = tiny.concepts["fire"]
+    erased = ActErase.for_profile(tiny, num_pairs=8, **FAST).erase(tiny.pipe, concept)
     prompts = concept.evaluation_prompts(12, seed=0)
-    label = concept.judge_label
-    before = np.mean(tiny.judge.predict(generate(tiny.pipe, prompts, progress=False, **FAST))["object"] == label)
-    after = np.mean(tiny.judge.predict(house_erased(prompts, progress=False, **FAST))["object"] == label)
-    assert after <= before - 0.3, (before, after)
+    head, label = concept.judge_head, concept.judge_label
+    before = np.mean(tiny.judge.predict(generate(tiny.pipe, prompts, progress=False, **FAST))[head] == label)
+    after = np.mean(tiny.judge.predict(erased(prompts, progress=False, **FAST))[head] == label)
+    assert after <= before - 0.5, (before, after)
