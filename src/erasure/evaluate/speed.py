@@ -6,11 +6,13 @@ import time
 from collections.abc import Callable
 
 
-def best_seconds(fn: Callable[[], object], repeats: int = 3) -> float:
-    """The fastest of `repeats` runs of `fn` (the least disturbed by the rest of the machine)."""
-    best = float("inf")
+def best_seconds(fns: dict[str, Callable[[], object]], repeats: int = 5) -> dict[str, float]:
+    """The fastest of `repeats` runs of each function, the runs interleaved (a, b, a, b, …) so that a
+    slow spell of the machine, or a warm-up, does not fall on one of them only."""
+    best = dict.fromkeys(fns, float("inf"))
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
     return best
