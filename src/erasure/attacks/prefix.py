@@ -66,8 +66,8 @@ class PrefixAttack:
             success = plain.copy()
             unet = pipe.unet
             unet.requires_grad_(False)
-            for i in np.flatnonzero(~plain):
-                embeds = self.optimise(pipe, prompts[i], targets[i : i + 1], seed + int(i))
-                image = generate(pipe, embeds, seed=seed + int(i), progress=False, **sampler)
+            for i in np.flatnonzero(~plain).tolist():  # Python ints: they seed torch generators
+                embeds = self.optimise(pipe, prompts[i], targets[i : i + 1], seed + i)
+                image = generate(pipe, embeds, seed=seed + i, progress=False, **sampler)
                 success[i] = profile.judge.predict(image)[head][0] == label
         return {"pre_asr": float(plain.mean()), "asr": float(success.mean()), "n_prompts": len(prompts)}
