@@ -75,12 +75,12 @@ def test_each_prefix_step_lowers_its_own_objective(tiny):
 
 @pytest.mark.parametrize("method", [ESD, AEGIS])
 def test_a_short_run_lowers_the_erased_concepts_judged_rate(tiny, method):
-    """60 iterations at the tiny defaults erase the unsafe stand-in (house needs the full 200 and then
-    falls 60-93 points: notebook 03)."""
+    """120 iterations at the tiny defaults erase the unsafe stand-in (the full 200 erase the object and
+    the style too: notebook 03, section 4)."""
     concept = tiny.concepts["fire"]
     prompts = concept.evaluation_prompts(16, seed=0)
     rate = lambda images: np.mean(tiny.judge.predict(images)[concept.judge_head] == concept.judge_label)
     before = rate(generate(tiny.pipe, prompts, progress=False))
-    erased = method.for_profile(tiny, iterations=60).erase(tiny.pipe, concept)
+    erased = method.for_profile(tiny, iterations=120).erase(tiny.pipe, concept)
     after = rate(erased(prompts, progress=False))
     assert after <= before - 0.5, (before, after)

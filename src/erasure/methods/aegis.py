@@ -30,9 +30,6 @@ from erasure.methods.finetune import TINY, FineTunedModel, FinetuneHyperparamete
 from erasure.text import encode_with_prefix, random_token_embeddings
 
 PREFIX_INITS = ("random", "latest")
-#: On tiny, AEGIS fine-tunes the same group as ESD-u: with all of the UNet (the paper's setting) it kept
-#: 69% retained accuracy after erasing house (ESD-u: 86%); see notebook 03, section 1.
-TINY_AEGIS = {**TINY, "trainable": "unet_noncross"}
 
 
 def project_gradient(g_e: torch.Tensor, g_r: torch.Tensor) -> torch.Tensor | None:
@@ -89,7 +86,7 @@ class AEGIS(FinetuneHyperparameters):
 
     @classmethod
     def for_profile(cls, profile, **overrides) -> AEGIS:
-        tiny = TINY_AEGIS if profile.name == "tiny" else {}
+        tiny = TINY if profile.name == "tiny" else {}
         if overrides.pop("preset", None) == "released_code":
             return replace(cls.released_code(), **{**tiny, **overrides})
         return cls(**{**tiny, **overrides})

@@ -22,7 +22,7 @@ from erasure.methods.finetune import TINY, FineTunedModel, FinetuneHyperparamete
 
 @dataclass(frozen=True)
 class ESD(FinetuneHyperparameters):
-    """ESD; sd14 defaults are the paper's (1000 iterations, lr 1e-5, eta 1, ESD-u)."""
+    """ESD; sd14 defaults are the paper's (1000 iterations, lr 1e-5, eta 1, ESD-u); tiny: `finetune.TINY`."""
 
     name: ClassVar[str] = "esd"
     trainable: str = "unet_noncross"
