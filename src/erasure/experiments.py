@@ -62,15 +62,19 @@ def base_metrics(profile, concept, n: int, seed: int) -> dict:
     return cached(key, lambda: measure(profile, base_sampler(profile), concept, n, seed))
 
 
-def erased_model(profile, eraser, concept, cache_dir: Path = CACHE_DIR) -> ErasedModel:
-    """`eraser.erase(profile.pipe, concept)`, loaded from the cache when it was made before."""
-    key = {
-        "kind": "model",
+def eraser_key(profile, eraser, concept) -> dict:
+    """What determines an erased model: the base weights, the method, its hyperparameters, the concept."""
+    return {
         "model": model_fingerprint(profile),
         "method": eraser.name,
         "hyperparameters": asdict(eraser),
         "concept": concept.name,
     }
+
+
+def erased_model(profile, eraser, concept, cache_dir: Path = CACHE_DIR) -> ErasedModel:
+    """`eraser.erase(profile.pipe, concept)`, loaded from the cache when it was made before."""
+    key = {"kind": "model", **eraser_key(profile, eraser, concept)}
     folder = cache_dir / "models" / digest(key)
     if (folder / ERASED_JSON).is_file():
         return ErasedModel.load(folder, base=profile.pipe)
@@ -84,10 +88,7 @@ def run_erasure(profile, eraser, concept, n: int = 32, seed: int = 0, attack=Non
     `attack`, also its attack success rate (and Pre-ASR) on `n_attack` evaluation prompts."""
     key = {
         "kind": "erasure",
-        "model": model_fingerprint(profile),
-        "method": eraser.name,
-        "hyperparameters": asdict(eraser),
-        "concept": concept.name,
+        **eraser_key(profile, eraser, concept),
         "n": n,
         "seed": seed,
         "sampler": profile.sampler,

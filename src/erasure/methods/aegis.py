@@ -18,7 +18,7 @@ Per iteration, on the loop ESD uses (`finetune.py`):
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -26,10 +26,12 @@ import torch
 import torch.nn.functional as F
 
 from erasure.methods.base import ErasedModel
-from erasure.methods.finetune import TINY, FineTunedModel, FinetuneHyperparameters, Finetuner, finish, train
+from erasure.methods.finetune import FineTunedModel, FinetuneHyperparameters, Finetuner, finish, train
 from erasure.text import encode_with_prefix, random_token_embeddings
 
 PREFIX_INITS = ("random", "latest")
+#: Where the authors' released code departs from the paper (shared/methods/aegis.md, step 5 and step 3).
+RELEASED_CODE = {"mu": 0.2, "omega_max": 1e6, "prefix_init": "latest"}
 
 
 def project_gradient(g_e: torch.Tensor, g_r: torch.Tensor) -> torch.Tensor | None:
@@ -82,14 +84,14 @@ class AEGIS(FinetuneHyperparameters):
     @classmethod
     def released_code(cls, **overrides) -> AEGIS:
         """The authors' released code's defaults (mu 0.2, omega_max 1e6, warm-started prefixes)."""
-        return cls(**{"mu": 0.2, "omega_max": 1e6, "prefix_init": "latest", **overrides})
+        return cls(**{**RELEASED_CODE, **overrides})
 
     @classmethod
     def for_profile(cls, profile, **overrides) -> AEGIS:
-        tiny = TINY if profile.name == "tiny" else {}
+        """As for ESD; `preset="released_code"` starts from the released code's defaults."""
         if overrides.pop("preset", None) == "released_code":
-            return replace(cls.released_code(), **{**tiny, **overrides})
-        return cls(**{**tiny, **overrides})
+            overrides = {**RELEASED_CODE, **overrides}
+        return super().for_profile(profile, **overrides)
 
     def erase(self, pipe, concept, checkpoint_dir: Path | None = None) -> AEGISModel:
         if self.prefix_init not in PREFIX_INITS:

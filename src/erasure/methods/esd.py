@@ -17,7 +17,7 @@ from typing import ClassVar
 import torch.nn.functional as F
 
 from erasure.methods.base import ErasedModel
-from erasure.methods.finetune import TINY, FineTunedModel, FinetuneHyperparameters, Finetuner, finish, train
+from erasure.methods.finetune import FineTunedModel, FinetuneHyperparameters, Finetuner, finish, train
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,6 @@ class ESD(FinetuneHyperparameters):
 
     name: ClassVar[str] = "esd"
     trainable: str = "unet_noncross"
-
-    @classmethod
-    def for_profile(cls, profile, **overrides) -> ESD:
-        return cls(**{**(TINY if profile.name == "tiny" else {}), **overrides})
 
     def erase(self, pipe, concept, checkpoint_dir: Path | None = None) -> ESDModel:
         start = time.perf_counter()

@@ -60,6 +60,11 @@ class FinetuneHyperparameters:
     seed: int = 0
     checkpoint_every: int = 100
 
+    @classmethod
+    def for_profile(cls, profile, **overrides):
+        """The method's defaults, the tiny profile's overrides (`TINY`) on tiny, then any overrides."""
+        return cls(**{**(TINY if profile.name == "tiny" else {}), **overrides})
+
 
 class Finetuner:
     """One fine-tuning run: theta (trainable copy) and theta_0 (the base UNet, frozen), the prompt
