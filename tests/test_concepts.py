@@ -12,6 +12,7 @@ from erasure.world.captions import (
     OBJECT_WORDS,
     STYLE_WORDS,
 )
+from erasure.world.render import OBJECTS
 
 REGISTRY = Registry.from_yaml(CONCEPTS_DIR / "tiny.yaml")
 
@@ -40,7 +41,9 @@ def test_prompt_sets_are_reproducible_and_use_the_right_words():
     assert all(any(w in p for w in house.related) for p in house.related_prompts())
     pairs = house.prompt_pairs(20)
     assert len(pairs) == 20
-    assert all(w != wo and wo.endswith("shape") for w, wo in pairs)
+    # The concept-free prompt: the same colour and style, the other objects in turn.
+    assert all(w.split()[:3] == wo.split()[:3] for w, wo in pairs)
+    assert {wo.split()[-1] for _, wo in pairs} == set(OBJECTS) - {"house"}
 
 
 def test_retained_concepts_exclude_the_erased_one():

@@ -71,7 +71,7 @@ class Concept:
         }[self.task]
         keys = list(others)
         return [
-            " ".join(template.format(word=word, **dict(zip(keys, values, strict=True))).split())
+            " ".join(template.format(word=word, other="{other}", **dict(zip(keys, values, strict=True))).split())
             for values in itertools.product(*(others[k] for k in keys))
         ]
 
@@ -91,7 +91,8 @@ class Concept:
         return self._sample(prompts, n, seed)
 
     def prompt_pairs(self, n: int = 20, seed: int = 0) -> list[tuple[str, str]]:
-        """(with concept, without concept) prompt pairs, for ActErase's statistics."""
+        """(with concept, without concept) prompt pairs, for ActErase's statistics. `{other}` in the
+        without-template stands for the other concepts of the task, taken in turn over the n pairs."""
         pairs = [
             (w, wo)
             for word in self.erase
@@ -102,7 +103,11 @@ class Concept:
             )
         ]
         idx = np.random.default_rng(seed).permutation(len(pairs))[:n]
-        return [pairs[i] for i in idx]
+        others = [o for o in {"object": OBJECTS, "style": STYLES}.get(self.task, ()) if o != self.name]
+        return [
+            (w, wo.replace("{other}", others[k % len(others)]) if "{other}" in wo else wo)
+            for k, (w, wo) in enumerate(pairs[i] for i in idx)
+        ]
 
     def retained(self, registry: Registry, n_per_concept: int | None = None, seed: int = 0) -> list[JudgedPrompt]:
         """Judged prompts for the concepts that must survive the erasure: the other concepts of the

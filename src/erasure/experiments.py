@@ -63,13 +63,17 @@ def base_metrics(profile, concept, n: int, seed: int) -> dict:
 
 
 def eraser_key(profile, eraser, concept) -> dict:
-    """What determines an erased model: the base weights, the method, its hyperparameters, the concept."""
-    return {
+    """What determines an erased model: the base weights, the method, its hyperparameters, the concept
+    (its name, and what the method reads from it where the method says: `concept_inputs`)."""
+    key = {
         "model": model_fingerprint(profile),
         "method": eraser.name,
         "hyperparameters": asdict(eraser),
         "concept": concept.name,
     }
+    if hasattr(eraser, "concept_inputs"):
+        key["concept_inputs"] = eraser.concept_inputs(concept)
+    return key
 
 
 def erased_model(profile, eraser, concept, cache_dir: Path = CACHE_DIR) -> ErasedModel:
