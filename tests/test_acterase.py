@@ -53,6 +53,30 @@ def test_acterase_runs_on_an_sd14_shaped_unet(tiny):
         assert (mask.sum(1) == math.ceil(0.01 * ffn_width[layer])).all()
 
 
+def test_the_patch_sets_every_tokens_masked_channels_in_the_unets_own_dtype():
+    """The replacement hook, on a UNet that is not float32: masked channels of every token hold the target,
+    the others are untouched."""
+    unet = sd14_shaped_unet().to(torch.float64)
+    sites = find_sites(unet, "ffn")
+    masks = {n: torch.zeros(2, m.proj.out_features // 2, dtype=torch.bool) for n, m in sites.items()}
+    for mask in masks.values():
+        mask[:, :3] = True
+    target = {n: torch.full(m.shape, 7.0) for n, m in masks.items()}
+    patch = Patch([999, 1], masks, target, {n: torch.zeros(m.shape) for n, m in masks.items()})
+    handle = patch.install(unet, "ffn")
+    seen = {}  # registered after the patch's hooks, so they see the patched outputs
+    recorders = [m.register_forward_hook(lambda mod, a, out, n=n: seen.update({n: out})) for n, m in sites.items()]
+    torch.manual_seed(0)
+    with torch.no_grad():
+        unet(torch.randn(2, 4, 16, 16, dtype=torch.float64), 999, torch.randn(2, 7, 384, dtype=torch.float64))
+    for h in [*recorders, handle]:
+        h.remove()
+    assert len(seen) == 16
+    for out in seen.values():
+        assert out.dtype == torch.float64
+        assert (out[..., :3] == 7.0).all() and not (out[..., 3:] == 7.0).any()
+
+
 def _moments(values: dict[int, list[list[float]]]) -> Moments:
     m = Moments()
     for t, vs in values.items():

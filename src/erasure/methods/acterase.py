@@ -237,32 +237,33 @@ class Patch:
             )
         tracker = TimestepTracker(unet)
         steps = len(self.timesteps) if patch_steps is None else patch_steps
-        # Per layer and stored timestep: the neuron indices and their values, ready to index with.
+        # Per layer, (T, d) tensors on the UNet's device and dtype: which channels, their target and concept
+        # levels. Full-width masks rather than index lists: a masked `where` is cheaper than gather/scatter.
+        weight = next(unet.parameters())
         plan = {
-            layer: [
-                (m.nonzero().flatten(), self.target[layer][i][m], self.concept_level[layer][i][m])
-                for i, m in enumerate(self.mask[layer])
-            ]
+            layer: (
+                self.mask[layer].to(weight.device),
+                self.target[layer].to(weight.device, weight.dtype),
+                self.concept_level[layer].to(weight.device, weight.dtype),
+            )
             for layer in self.layers
         }
 
         def replacer(layer):
             def hook(module, args, output):
                 i = self.nearest(tracker.t)
-                idx, target, level = plan[layer][i]
-                if i >= steps or len(idx) == 0:
+                if i >= steps:
                     return output
-                rows = slice(len(output) // 2, None) if cfg_policy == "cond" else slice(None)
-                new = target.to(output.dtype)
-                if gate != "off":
-                    current = output[rows][..., idx]
-                    if gate == "sample":  # one decision per image (B, 1, 1), from its mean over tokens
-                        mean = current.mean(dim=1, keepdim=True)
-                        near = (mean - level).norm(dim=-1, keepdim=True) < (mean - new).norm(dim=-1, keepdim=True)
-                    else:
-                        near = (current - level).abs() < (current - new).abs()
-                    new = torch.where(near, new, current)
-                output[rows, ..., idx] = new
+                mask, target, level = (x[i] for x in plan[layer])  # (d,) each
+                patched = output[len(output) // 2 :] if cfg_policy == "cond" else output  # (B, tokens, d)
+                replace = mask
+                if gate == "sample":  # one decision per image, from its token-averaged masked activation
+                    mean = patched.mean(dim=1, keepdim=True)
+                    distance = lambda ref: ((mean - ref) * mask).norm(dim=-1, keepdim=True)
+                    replace = mask & (distance(level) < distance(target))
+                elif gate == "channel":
+                    replace = mask & ((patched - level).abs() < (patched - target).abs())
+                patched.copy_(torch.where(replace, target, patched))
                 return output
 
             return hook
