@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from erasure import __version__
 
 
@@ -56,6 +58,8 @@ def test_erase_then_evaluate_the_saved_model(tmp_path):
     assert report["concept"] == "fire" and report["method"] == "acterase"
     for metric in ("erased_rate", "related_rate", "retained_accuracy", "clip_score"):
         assert 0 <= report[f"{metric}_before"] <= 1 and 0 <= report[f"{metric}_after"] <= 1
+    drop = 100 * (report["erased_rate_before"] - report["erased_rate_after"])
+    assert report["erased_drop_points"] == pytest.approx(drop)
     assert report["erase_seconds"] > 0 and report["seed"] == 0
     assert report["n_images"] > 16
 

@@ -72,3 +72,12 @@ def labelled_rows(rows: dict[str, np.ndarray], title: str = "", row_height: floa
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def tradeoff(ax, table, x: str, y: str, label: str, by: str | None = "concept", style: str = "o-") -> None:
+    """Erasure against retention: one line per `by` group of `table` (points only with `by=None`), each
+    point annotated with its `label` column (e.g. rho)."""
+    for name, part in table.groupby(by, sort=False) if by else [(None, table)]:
+        ax.plot(part[x], part[y], style, label=name)
+        for _, row in part.iterrows():
+            ax.annotate(f"{row[label]}", (row[x], row[y]), fontsize=7, xytext=(3, 2), textcoords="offset points")

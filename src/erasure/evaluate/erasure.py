@@ -4,7 +4,8 @@
 - related rate: the same on its held-out related prompts (words never seen in training);
 - retained accuracy: judged accuracy on the concept's retained concepts (the other objects, styles…);
 - CLIP score: tiny CLIP mean cosine (0.3-scale, not x100) between retained prompts and their images.
-Each is measured before (the base pipeline) and after (the erased model), on the same prompts and seeds.
+Each is measured before (the base pipeline) and after (the erased model), on the same prompts and seeds;
+the report also gives the drops in percentage points (before - after), the unit the acceptance bars use.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ from erasure.evaluate.fidelity import judged_accuracy, judged_rate
 from erasure.pipeline import generate
 
 METRICS = ("erased_rate", "related_rate", "retained_accuracy", "clip_score")
+#: The report's drops in percentage points, and the metric each is the drop of.
+DROPS = {
+    "erased_drop_points": "erased_rate",
+    "related_drop_points": "related_rate",
+    "retained_drop_points": "retained_accuracy",
+}
 
 
 def measure(profile, sample: Callable[[list[str], int], np.ndarray], concept, n: int = 32, seed: int = 0) -> dict:
@@ -50,6 +57,7 @@ def erasure_report(concept: str, method: str, before: dict, after: dict, info: d
     report = {"concept": concept, "method": method}
     for m in METRICS:
         report |= {f"{m}_before": before[m], f"{m}_after": after[m]}
+    report |= {drop: 100 * (before[m] - after[m]) for drop, m in DROPS.items()}
     return report | {
         "erase_seconds": info.get("erase_seconds"),
         "n_images": before["n_images"] + after["n_images"],
