@@ -40,9 +40,23 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 case "$profile" in
-  tiny|sd14) ;;
+  tiny) ;;
+  sd14)
+    # Checked before the environment is set up (minutes), and before any committed notebook is touched.
+    echo "run_all.sh: the sd14 profile is not available yet in this version (its judges and prompt loaders" \
+         "are still to come); run the tiny profile, and \`python -m erasure check --profile sd14\` to see" \
+         "what sd14 will need" >&2
+    exit 2 ;;
   *) echo "run_all.sh: unknown profile '$profile' (use tiny or sd14)" >&2; exit 2 ;;
 esac
+shopt -s nullglob
+notebooks=(notebooks/[0-9][0-9]_*.ipynb)
+[[ -n "$only" ]] && notebooks=(notebooks/"$only"_*.ipynb)
+if [[ "$mode" == run && ${#notebooks[@]} -eq 0 ]]; then
+  echo "run_all.sh: no notebook matches notebooks/${only:-NN}_*.ipynb; choose one of:" \
+       "$(cd notebooks && ls [0-9][0-9]_*.ipynb | cut -c1-2 | tr '\n' ' ')" >&2
+  exit 2
+fi
 
 find_python() {
   for py in "${PYTHON:-}" python3.11 python3 python; do
@@ -89,13 +103,6 @@ fi
 # The library's inner progress bars (training iterations, statistics) would be stored, refresh by
 # refresh, in the executed notebooks' outputs; papermill's per-cell bar shows progress instead.
 export TQDM_DISABLE=1
-shopt -s nullglob
-notebooks=(notebooks/[0-9][0-9]_*.ipynb)
-[[ -n "$only" ]] && notebooks=(notebooks/"$only"_*.ipynb)
-if [[ ${#notebooks[@]} -eq 0 ]]; then
-  echo "run_all.sh: no notebook matches notebooks/${only:-NN}_*.ipynb" >&2
-  exit 2
-fi
 mkdir -p .cache/failed
 for nb in "${notebooks[@]}"; do
   name=$(basename "$nb")

@@ -53,6 +53,7 @@ def test_erase_then_evaluate_the_saved_model(tmp_path):
     assert json.loads(out.stdout)["concept"] == "fire"
     out = _run("evaluate", "--erased", str(tmp_path / "fire"), "--n", "4", "--json")
     assert out.returncode == 0, out.stderr
+    assert "generate" in out.stderr  # progress on stderr, while stdout holds only the JSON line
     (line,) = out.stdout.strip().splitlines()
     report = json.loads(line)
     assert report["concept"] == "fire" and report["method"] == "acterase"

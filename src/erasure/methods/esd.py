@@ -29,7 +29,7 @@ class ESD(FinetuneHyperparameters):
 
     def erase(self, pipe, concept, checkpoint_dir: Path | None = None) -> ESDModel:
         start = time.perf_counter()
-        ft = Finetuner(pipe, self)
+        ft = Finetuner(pipe, self, concept)
         c_e = ft.encode([concept.erase_prompt])
 
         def step(iteration: int) -> dict:

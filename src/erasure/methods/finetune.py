@@ -19,7 +19,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
+from erasure.fingerprint import pipeline_fingerprint
 from erasure.methods.base import ErasedModel
+from erasure.methods.options import finite, require
 from erasure.pipeline import quiet
 from erasure.text import encode_prompts
 
@@ -60,6 +62,26 @@ class FinetuneHyperparameters:
     seed: int = 0
     checkpoint_every: int = 100
 
+    def __post_init__(self):
+        """Bad values fail here, before the UNet is copied."""
+        name = getattr(self, "name", "finetune")
+        require(self.iterations >= 1, name, f"iterations must be at least 1, got {self.iterations}")
+        require(finite(self.lr) and self.lr > 0, name, f"lr must be a positive number, got {self.lr}")
+        require(
+            self.trainable in TRAINABLE,
+            name,
+            f"trainable must be one of {', '.join(TRAINABLE)}, got {self.trainable!r}",
+        )
+        require(finite(self.negative_guidance), name, f"negative_guidance must be finite, got {self.negative_guidance}")
+        require(self.ddim_steps >= 1, name, f"ddim_steps must be at least 1, got {self.ddim_steps}")
+        require(
+            finite(self.sample_guidance) and self.sample_guidance >= 0,
+            name,
+            f"sample_guidance must be a number >= 0, got {self.sample_guidance}",
+        )
+        require(self.seed >= 0, name, f"seed must be >= 0, got {self.seed}")
+        require(self.checkpoint_every >= 1, name, f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
+
     @classmethod
     def for_profile(cls, profile, **overrides):
         """The method's defaults, the tiny profile's overrides (`TINY`) on tiny, then any overrides."""
@@ -70,10 +92,12 @@ class Finetuner:
     """One fine-tuning run: theta (trainable copy) and theta_0 (the base UNet, frozen), the prompt
     embeddings, and the noisy-latent sampler."""
 
-    def __init__(self, pipe, hp: FinetuneHyperparameters):
+    def __init__(self, pipe, hp: FinetuneHyperparameters, concept):
         from diffusers import DDIMScheduler
 
-        self.pipe, self.hp = pipe, hp
+        self.pipe, self.hp, self.concept = pipe, hp, concept
+        #: Seconds spent before a resume (from the checkpoint's log), so times add up across runs.
+        self.resumed_seconds = 0.0
         self.frozen = pipe.unet.eval().requires_grad_(False)
         self.unet = copy.deepcopy(pipe.unet).train()
         self.unet.requires_grad_(False)
@@ -140,9 +164,17 @@ class Finetuner:
         tmp.replace(folder / "checkpoint.safetensors")
 
     def _fingerprint(self) -> torch.Tensor:
-        """The hyperparameters that determine the run (all but the iteration count), as bytes."""
+        """What determines the run, as bytes: the method and its hyperparameters (all but the iteration
+        count), the concept (its name and the prompt erased) and the base model's fingerprint."""
         key = {k: v for k, v in asdict(self.hp).items() if k not in ("iterations", "checkpoint_every")}
-        digest = hashlib.sha256(json.dumps([type(self.hp).__name__, key], sort_keys=True).encode()).digest()
+        run = [
+            type(self.hp).__name__,
+            key,
+            self.concept.name,
+            self.concept.erase_prompt,
+            pipeline_fingerprint(self.pipe),
+        ]
+        digest = hashlib.sha256(json.dumps(run, sort_keys=True).encode()).digest()
         return torch.tensor(list(digest), dtype=torch.uint8)
 
     def load_checkpoint(self, folder: Path, optimizer) -> tuple[int, dict[str, torch.Tensor]]:
@@ -153,8 +185,9 @@ class Finetuner:
         tensors = load_file(file)
         if not torch.equal(tensors["hyperparameters_sha256"], self._fingerprint()):
             raise ValueError(
-                f"{file} was written by a run with other hyperparameters (or another method): "
-                "delete it to start afresh, or resume with the same settings"
+                f"{file} was written by another run (another method, concept, base model or hyperparameters): "
+                f"delete {folder} to start afresh (the command line's --overwrite does), or resume with the "
+                "same settings"
             )
         with torch.no_grad():
             for n, p in self.params.items():
@@ -182,6 +215,7 @@ def train(
         start, saved = finetuner.load_checkpoint(checkpoint_dir, optimizer)
         state.update(saved)
         rows = read_log(checkpoint_dir / LOG_FILE)[:start]
+    finetuner.resumed_seconds = rows[-1]["seconds"] if rows else 0.0
     t0 = time.perf_counter()
     bar = tqdm(range(start, hp.iterations), desc=desc, initial=start, total=hp.iterations, leave=False)
     for it in bar:
@@ -189,7 +223,7 @@ def train(
         row = {"iteration": it + 1, **step_fn(it)}
         optimizer.step()
         row["drift"] = finetuner.drift()
-        row["seconds"] = time.perf_counter() - t0
+        row["seconds"] = finetuner.resumed_seconds + time.perf_counter() - t0
         rows.append(row)
         bar.set_postfix(loss=f"{row['loss']:.4f}")
         if checkpoint_dir is not None and ((it + 1) % hp.checkpoint_every == 0 or it + 1 == hp.iterations):
@@ -219,6 +253,8 @@ def write_log(file: Path, rows: list[dict]) -> None:
 
 class FineTunedModel(ErasedModel):
     """A base pipeline with some of its UNet's tensors replaced by fine-tuned ones."""
+
+    files = (DELTA_FILE,)
 
     def __init__(
         self,
@@ -265,10 +301,11 @@ class FineTunedModel(ErasedModel):
 
 
 def finish(finetuner: Finetuner, kind: type[FineTunedModel], concept, hp, rows: list[dict], seconds: float):
-    """The erased model from a finished run (only the trainable tensors that changed are kept)."""
+    """The erased model from a finished run (only the trainable tensors that changed are kept);
+    `seconds` is this process's time, to which a resumed run's earlier time is added."""
     changed = {n: p.detach().clone() for n, p in finetuner.params.items() if not torch.equal(p, finetuner.initial[n])}
     info = {
-        "erase_seconds": seconds,
+        "erase_seconds": finetuner.resumed_seconds + seconds,
         "iterations": hp.iterations,
         "changed_tensors": len(changed),
         "final_loss": rows[-1]["loss"] if rows else None,

@@ -1,7 +1,7 @@
 """Trains the tiny profile from a seed: the VAE, the judge, the tiny CLIP and the UNet.
 
     python -m erasure.world.train            # the shipped models (about an hour on 2 CPU cores)
-    python -m erasure.world.train --quick    # a few steps of each, for tests (seconds)
+    python -m erasure.world.train --quick    # a few steps of each, for tests (seconds), into .cache/models/quick
 
 Everything is trained on the concept world's renders (and, for the UNet, on their VAE latents and
 captions), from one seed. The output folder is written whole or not at all: the models go to a
@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from erasure.evaluate.clip_score import build_tiny_clip, save_tiny_clip
 from erasure.evaluate.judges import HEADS, TinyJudge, to_model_input
-from erasure.paths import TINY_MODEL_DIR
+from erasure.paths import REPO_ROOT, TINY_MODEL_DIR
 from erasure.text import encode_prompts, load_minilm
 from erasure.world.captions import caption
 from erasure.world.render import render_batch, sample_scene
@@ -65,6 +65,10 @@ SCHEDULER_CONFIG = dict(
     set_alpha_to_one=False,
     steps_offset=1,
 )
+
+
+#: Where builds other than the release go by default (never over the shipped weights).
+QUICK_DIR = REPO_ROOT / ".cache" / "models"
 
 
 @dataclass(frozen=True)
@@ -336,16 +340,49 @@ def write_model_folder(out: Path, vae, unet, judge, clip, manifest: dict) -> Non
         raise
 
 
+def build_kind(cfg: TrainConfig) -> str:
+    """'release' for the shipped configuration (`TrainConfig()`, seed 0), 'quick' for `--quick`, else 'custom'.
+    Recorded in MANIFEST.json, so `check` tells the shipped model from a test model trained here."""
+    if cfg == TrainConfig():
+        return "release"
+    return "quick" if cfg == replace(QUICK, seed=cfg.seed) else "custom"
+
+
+def output_folder(requested: Path | None, build: str, overwrite_shipped: bool) -> Path:
+    """Where the models go: the shipped folder for the release build, `.cache/models/tiny-<build>`
+    otherwise; a quick or custom model replaces the shipped weights only with `--overwrite-shipped`."""
+    out = (
+        Path(os.path.abspath(requested)) if requested else (TINY_MODEL_DIR if build == "release" else QUICK_DIR / build)
+    )
+    if out.resolve() == TINY_MODEL_DIR.resolve() and build != "release" and not overwrite_shipped:
+        raise SystemExit(
+            f"error: a {build} model would replace the shipped weights in {TINY_MODEL_DIR}; give another --out "
+            "(default for this build: .cache/models/), or pass --overwrite-shipped if that is really meant"
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m erasure.world.train", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few steps of each stage (for tests)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=TINY_MODEL_DIR, help="output folder (default: %(default)s)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help=f"output folder (default: {TINY_MODEL_DIR} for the release build, .cache/models/<build> otherwise)",
+    )
     parser.add_argument("--unet-steps", type=int, help="override the UNet's training steps")
+    parser.add_argument(
+        "--overwrite-shipped", action="store_true", help="let a quick or custom build replace the shipped weights"
+    )
     args = parser.parse_args(argv)
+    if args.seed < 0 or (args.unet_steps is not None and args.unet_steps < 1):
+        raise SystemExit("error: --seed must be >= 0 and --unet-steps at least 1")
     cfg = replace(QUICK if args.quick else TrainConfig(), seed=args.seed)
     if args.unet_steps:
         cfg = replace(cfg, unet_steps=args.unet_steps)
+    build = build_kind(cfg)
+    out = output_folder(args.out, build, args.overwrite_shipped)
     torch.set_num_threads(os.cpu_count() or 1)
     times: dict[str, float] = {}
 
@@ -381,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(metrics), file=sys.stderr)
     manifest = {
+        "build": build,
         "command": "python -m erasure.world.train"
         + (" --quick" if args.quick else "")
         + (f" --seed {args.seed}" if args.seed else "")
@@ -394,8 +432,8 @@ def main(argv: list[str] | None = None) -> int:
             m: __import__(m).__version__ for m in ("torch", "diffusers", "transformers", "open_clip", "numpy")
         },
     }
-    write_model_folder(args.out, vae, unet, judge, clip, manifest)
-    print(f"[train] wrote {args.out}", file=sys.stderr)
+    write_model_folder(out, vae, unet, judge, clip, manifest)
+    print(f"[train] wrote {out} ({build} build)", file=sys.stderr)
     return 0
 
 
