@@ -1,5 +1,5 @@
 """ActErase (Sun et al., 2026, arXiv 2601.00267): training-free erasure by activation patching,
-**as reconstructed** in shared/methods/acterase.md. No official code exists and the method section was
+**as reconstructed** in docs/acterase.md. No official code exists and the method section was
 not available to us; every uncertain choice is a named option whose default is our best reading.
 
 The three steps of the abstract:
@@ -366,7 +366,7 @@ def difference_map(plus: dict[str, Moments], minus: dict[str, Moments]) -> tuple
 # ---- the method -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ActErase:
-    """ActErase as reconstructed. Defaults: shared/methods/acterase.md (sd14: 50 DDIM steps, guidance
+    """ActErase as reconstructed. Defaults: docs/acterase.md (sd14: 50 DDIM steps, guidance
     7.5 for the statistics; `for_profile` takes the profile's sampler instead)."""
 
     name: ClassVar[str] = "acterase"

@@ -1,6 +1,6 @@
 """AEGIS (Li et al., ICLR 2026, arXiv 2602.06771): robust erasure by fine-tuning the UNet with an
 adversarial erasure target (AET), an adversarial input prompt, and gradient regularization with
-projection (GRP = PR + DGR), without retention data. See shared/methods/aegis.md.
+projection (GRP = PR + DGR), without retention data. Specification, values and deviations: docs/aegis.md.
 
 Per iteration, on the loop ESD uses (`finetune.py`):
 1. prompts with one learnable prefix token: c' = E([a'] ⊕ c_e) (the AET) and c* = E([a*] ⊕ c_e)
@@ -31,7 +31,7 @@ from erasure.methods.options import finite, require
 from erasure.text import encode_with_prefix, random_token_embeddings
 
 PREFIX_INITS = ("random", "latest")
-#: Where the authors' released code departs from the paper (shared/methods/aegis.md, step 5 and step 3).
+#: Where the authors' released code departs from the paper (docs/aegis.md: mu, omega_max, prefix_init).
 RELEASED_CODE = {"mu": 0.2, "omega_max": 1e6, "prefix_init": "latest"}
 
 
