@@ -103,8 +103,22 @@ fi
 # The library's inner progress bars (training iterations, statistics) would be stored, refresh by
 # refresh, in the executed notebooks' outputs; papermill's per-cell bar shows progress instead.
 export TQDM_DISABLE=1
+# Seconds per notebook, written by the run itself (a full run only): one row per notebook, replaced when
+# that notebook runs again; written to a temporary file, then renamed.
+record_cost() {
+  local name=$1 seconds=$2 file=data/results/cost.csv tmp
+  mkdir -p data/results
+  tmp=$(mktemp data/results/.cost.csv.XXXXXX)
+  {
+    echo "notebook,seconds,profile,finished_utc,cores"
+    { if [[ -f "$file" ]]; then tail -n +2 "$file" | grep -v "^$name," || true; fi; echo "$name,$seconds,$profile,$(date -u +%FT%TZ),$(nproc)"; } | sort
+  } > "$tmp"
+  mv "$tmp" "$file"
+}
+
 mkdir -p .cache/failed
 for nb in "${notebooks[@]}"; do
+  started=$(date +%s)
   name=$(basename "$nb")
   echo "run_all.sh: running $nb (profile=$profile, smoke=$smoke)" >&2
   tmp=".cache/running-$name"
@@ -113,7 +127,7 @@ for nb in "${notebooks[@]}"; do
   params=(-p profile "$profile")
   [[ "$smoke" == True ]] && params+=(-p smoke True)
   if .venv/bin/papermill "$nb" "$tmp" -k erasure --cwd notebooks "${params[@]}"; then
-    if [[ "$smoke" == True ]]; then rm -f "$tmp"; else mv "$tmp" "$nb"; fi
+    if [[ "$smoke" == True ]]; then rm -f "$tmp"; else mv "$tmp" "$nb"; record_cost "$name" $(( $(date +%s) - started )); fi
   else
     mv "$tmp" ".cache/failed/$name" 2>/dev/null || true
     echo "run_all.sh: FAILED in notebook $nb: the failing cell and its error are printed above;" \

@@ -1,10 +1,13 @@
 """Every command line the README prints runs, in order, as a user pastes it (in a fresh folder, so its
 relative paths land there), with smaller sizes appended where the full command takes minutes."""
 
+import json
 import re
 import shlex
 import subprocess
 import sys
+
+import pytest
 
 from erasure.paths import REPO_ROOT
 
@@ -14,10 +17,12 @@ SMOKE = {
     "-m erasure evaluate --erased": ["--n", "4"],
     "-m erasure generate": ["--n", "4"],
     "-m erasure erase --method esd": ["--set", "iterations=3"],
-    "-m erasure.world.train --quick": ["--out", "quick"],
 }
 #: README commands not run here, and why.
-NOT_RUN = {"-m erasure.world.train": "the release training takes 76 minutes; its --quick build runs"}
+NOT_RUN = {
+    "-m erasure.world.train": "the release training takes 76 minutes; its --quick build runs",
+    "-m erasure.world.train --quick": "run as written (with --out) by test_tiny_profile's quick-training test",
+}
 #: Commands that must fail on this machine, and why.
 EXPECTED_FAILURE = {"-m erasure check --profile sd14": "no SD v1.4 weights here"}
 
@@ -54,6 +59,7 @@ def test_the_readme_lists_the_commands_it_documents():
 
 
 def test_every_readme_command_runs(tmp_path):
+    stdout = {}
     for argv in readme_commands():
         command = smoke(argv)
         if command is None:
@@ -64,5 +70,28 @@ def test_every_readme_command_runs(tmp_path):
             assert done.returncode == 1 and "Traceback" not in done.stderr, (line, done.stderr[-2000:])
         else:
             assert done.returncode == 0, (line, done.stderr[-2000:])
+        stdout[line] = done
+    assert (tmp_path / "grid.png").stat().st_size > 0 and (tmp_path / "erased.png").stat().st_size > 0
     assert (tmp_path / "pipelines" / "house-esd" / "model_index.json").is_file()
-    assert (tmp_path / "quick" / "MANIFEST.json").is_file()
+
+    def ran(start: str) -> subprocess.CompletedProcess:
+        return next(done for line, done in stdout.items() if line.startswith(start))
+
+    concepts = json.loads(ran("-m erasure concepts --json").stdout)
+    assert {"name": "house", "task": "object", "stands_for": "church"} in concepts
+    (line,) = ran("-m erasure evaluate --base").stdout.strip().splitlines()  # one JSON line
+    base = json.loads(line)
+    for key in ("object_accuracy", "style_accuracy", "attribute_rate_prompted", "attribute_rate_unprompted"):
+        assert 0 <= base[key] <= 1
+    assert set(base["related_prompt_rate"]) == {c["name"] for c in concepts}
+    assert base["images_per_second"] > 0 and base["seed"] == 0
+    done = ran("-m erasure evaluate --erased")
+    assert "generate" in done.stderr  # progress on stderr, while stdout holds only the JSON line
+    (line,) = done.stdout.strip().splitlines()
+    report = json.loads(line)
+    assert report["concept"] == "house" and report["method"] == "acterase"
+    for metric in ("erased_rate", "related_rate", "retained_accuracy", "clip_score"):
+        assert 0 <= report[f"{metric}_before"] <= 1 and 0 <= report[f"{metric}_after"] <= 1
+    drop = 100 * (report["erased_rate_before"] - report["erased_rate_after"])
+    assert report["erased_drop_points"] == pytest.approx(drop)
+    assert report["erase_seconds"] > 0 and report["n_images"] > 16

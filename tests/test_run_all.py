@@ -39,6 +39,30 @@ def test_a_broken_notebook_stops_run_all_and_is_named(tmp_path: Path):
     assert (tmp_path / ".cache" / "failed" / "99_broken.ipynb").is_file()
 
 
+def test_a_full_run_records_each_notebooks_seconds_in_cost_csv(tmp_path: Path):
+    for name in ("run_all.sh", "pyproject.toml"):
+        shutil.copy(REPO_ROOT / name, tmp_path / name)
+    (tmp_path / ".venv").symlink_to(Path(sys.prefix))
+    (tmp_path / "notebooks").mkdir()
+    nb = new_notebook(cells=[new_code_cell("import time; time.sleep(1)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "notebooks" / "98_sleep.ipynb")
+    (tmp_path / "data" / "results").mkdir(parents=True)
+    (tmp_path / "data" / "results" / "cost.csv").write_text(
+        "notebook,seconds,profile,finished_utc,cores\n98_sleep.ipynb,999,tiny,x,2\n"
+    )
+    for _ in range(2):  # a rerun replaces the notebook's row
+        out = subprocess.run(
+            ["bash", "run_all.sh", "--only", "98"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+        )
+        assert out.returncode == 0, out.stderr
+    rows = (tmp_path / "data" / "results" / "cost.csv").read_text().splitlines()
+    assert rows[0] == "notebook,seconds,profile,finished_utc,cores"
+    (row,) = rows[1:]
+    name, seconds, profile, _, _ = row.split(",")
+    assert name == "98_sleep.ipynb" and 1 <= int(seconds) < 999 and profile == "tiny"
+
+
 def test_unknown_option_is_refused(tmp_path: Path):
     out = subprocess.run(["bash", str(REPO_ROOT / "run_all.sh"), "--frobnicate"], capture_output=True, text=True)
     assert out.returncode == 2
