@@ -45,6 +45,11 @@ def test_pooled_results_are_the_mean_over_evaluation_seeds(tiny, tmp_path):
     assert pooled["retained_drop_points"] == pytest.approx(np.mean([r["retained_drop_points"] for r in rows]))
     assert pooled["retained_drop_points_max"] == max(r["retained_drop_points"] for r in rows)
     assert pooled["n_images"] == sum(r["n_images"] for r in rows) and pooled["seeds"] == "0 1"
+    # true image counts: the rate's own prompts, summed over seeds, and the interval around the pooled share
+    assert rows[0]["erased_rate_n"] == len(concept.evaluation_prompts(2, 0)) == 2
+    assert pooled["erased_rate_n"] == 4
+    low, high = pooled["erased_rate_after_low"], pooled["erased_rate_after_high"]
+    assert low <= pooled["erased_rate_after"] <= high
 
 
 def edited_copy(tmp_path, module: str, code: str = "EDITED = 1"):

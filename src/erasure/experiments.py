@@ -13,7 +13,15 @@ import hashlib
 import json
 from dataclasses import asdict
 
-from erasure.evaluate.erasure import DROPS, base_sampler, erased_sampler, erasure_report, measure
+from erasure.evaluate.erasure import (
+    DROPS,
+    RATES,
+    base_sampler,
+    erased_sampler,
+    erasure_report,
+    measure,
+    rate_intervals,
+)
 from erasure.fingerprint import pipeline_fingerprint
 from erasure.manifest import MANIFEST
 from erasure.methods.base import ERASED_JSON, ErasedModel
@@ -111,13 +119,17 @@ def run_erasure(
 
 def run_erasure_pooled(profile, eraser, concept, n: int, seeds: list[int], store: ResultStore | None = None) -> dict:
     """`run_erasure` at several evaluation seeds (the same erased model), pooled: each rate and drop is the
-    mean over the seeds, i.e. over len(seeds) * n images per prompt set; `*_min` / `*_max` give each drop's
-    spread across the seeds. With 64 images a set, one image moves a rate by 1.6 points."""
+    mean over the seeds (the seeds have equal image counts, so this is the pooled share), each rate's image
+    count (`*_n`) the sum, and its 95% interval recomputed from the pooled share and count; `*_min` / `*_max`
+    give each drop's spread across the seeds."""
     import pandas as pd
 
     rows = pd.DataFrame([run_erasure(profile, eraser, concept, n, s, store=store) for s in seeds])
     spread = {f"{drop}_{f}": float(getattr(rows[drop], f)()) for drop in DROPS for f in ("min", "max")}
     pooled = rows.drop(columns=["seed", "n_images"]).mean(numeric_only=True).to_dict()
+    for rate in RATES:
+        total = int(rows[f"{rate}_n"].sum())
+        pooled |= rate_intervals(rate, pooled[f"{rate}_before"], pooled[f"{rate}_after"], total)
     return {"concept": concept.name, "method": eraser.name, **pooled, **spread} | {
         "n_images": int(rows.n_images.sum()),
         "seeds": " ".join(map(str, seeds)),
