@@ -84,3 +84,13 @@ def test_a_short_run_lowers_the_erased_concepts_judged_rate(tiny, method):
     erased = method.for_profile(tiny, iterations=120).erase(tiny.pipe, concept)
     after = rate(erased(prompts, progress=False))
     assert after <= before - 0.5, (before, after)
+
+
+@pytest.mark.parametrize("omega_init", [0.0, 1.0])
+def test_omega_starts_where_it_is_told(tiny, omega_init):
+    """The adaptive omega starts at omega_init (0: the paper and the released code); at the first step the
+    drift is zero, so there is nothing to project and omega has not moved yet."""
+    erased = AEGIS(iterations=1, omega_init=omega_init, **FAST).erase(tiny.pipe, tiny.concepts["fire"])
+    assert erased.log[0]["omega_mean"] == omega_init
+    with pytest.raises(ValueError, match="omega_init must lie in"):
+        AEGIS(omega_init=2.0)

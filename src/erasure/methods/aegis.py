@@ -66,7 +66,7 @@ def rectify(g_e: torch.Tensor, g_r: torch.Tensor, p: torch.Tensor | None, omega:
 @dataclass(frozen=True)
 class AEGIS(FinetuneHyperparameters):
     """AEGIS; sd14 defaults are the paper's (1000 iterations, lr 1e-5, all of the UNet, beta 1e-3,
-    mu 0.1, omega_max 1, a fresh random prefix token every iteration). Switches give Table 6's
+    mu 0.1, omega_max 1, omega starting at 0, a fresh random prefix token every iteration). Switches give Table 6's
     ablations: `aet=False` (c' = c_e), `pr=False` (a retention-prompt loss instead of the drift),
     `dgr=False` (no rectification), `omega_fixed=1`."""
 
@@ -78,6 +78,7 @@ class AEGIS(FinetuneHyperparameters):
     pr: bool = True
     dgr: bool = True
     omega_fixed: float | None = None
+    omega_init: float = 0.0  # omega_0 of the adaptive rule: 0 in the paper and the released code
     beta: float = 1e-3
     mu: float = 0.1
     omega_max: float = 1.0
@@ -99,6 +100,11 @@ class AEGIS(FinetuneHyperparameters):
         require(finite(self.beta) and self.beta > 0, self.name, f"beta must be a positive number, got {self.beta}")
         require(finite(self.mu) and self.mu >= 0, self.name, f"mu must be a number >= 0, got {self.mu}")
         require(self.omega_max >= 0, self.name, f"omega_max must be >= 0, got {self.omega_max}")
+        require(
+            0 <= self.omega_init <= self.omega_max,
+            self.name,
+            f"omega_init must lie in [0, omega_max = {self.omega_max}], got {self.omega_init}",
+        )
         require(
             self.omega_fixed is None or (finite(self.omega_fixed) and self.omega_fixed >= 0),
             self.name,
@@ -130,7 +136,9 @@ class AEGIS(FinetuneHyperparameters):
         state = {
             "a_star": random_token_embeddings(te, 1, ft.generator),
             "a_prime": random_token_embeddings(te, 1, ft.generator),
-            "omega": torch.full((len(names),), 1.0 if self.omega_fixed is None else float(self.omega_fixed)),
+            "omega": torch.full(
+                (len(names),), float(self.omega_init if self.omega_fixed is None else self.omega_fixed)
+            ),
         }
         retain = ft.encode(list(self.retain_prompts)) if not self.pr else None
         # For the log: the centroid of the concept's phrasings (training and held-out words), which
