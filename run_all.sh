@@ -93,6 +93,11 @@ if [[ "$profile" == tiny ]]; then
   export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 fi
 
+# Smoke-size results (the test suite's, --smoke's) go to a store of their own, never the real one.
+if [[ "$mode" == test || "$smoke" == True ]]; then
+  export ERASURE_STORE="$PWD/.cache/smoke/store"
+fi
+
 if [[ "$mode" == test ]]; then
   export ERASURE_SMOKE=1
   .venv/bin/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
