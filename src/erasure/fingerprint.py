@@ -17,21 +17,19 @@ COMPONENTS = ("unet", "text_encoder", "vae")
 
 
 @torch.no_grad()
-def module_fingerprint(module: torch.nn.Module, h=None) -> str:
-    """sha256 over every tensor's name, shape and evenly spaced values (as float32 bytes, on the CPU)."""
-    h = h or hashlib.sha256()
+def _add_module(h, module: torch.nn.Module) -> None:
+    """Feeds every tensor's name, shape and evenly spaced values (float32 bytes, on the CPU) into `h`."""
     for name, tensor in sorted(module.state_dict().items()):
         flat = tensor.detach().reshape(-1)
         step = max(1, flat.numel() // SAMPLES_PER_TENSOR)
         values = flat[::step].to("cpu", torch.float32).contiguous()
         h.update(f"{name}{tuple(tensor.shape)}".encode())
         h.update(values.numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 def pipeline_fingerprint(pipe) -> str:
     """The fingerprint of a pipeline's UNet, text encoder and VAE together (16 hex digits)."""
     h = hashlib.sha256()
     for component in COMPONENTS:
-        module_fingerprint(getattr(pipe, component), h)
+        _add_module(h, getattr(pipe, component))
     return h.hexdigest()[:16]

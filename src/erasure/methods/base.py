@@ -162,11 +162,11 @@ class ErasedModel:
     def load(cls, path: str | Path, base) -> ErasedModel:
         """Loads a saved erased model onto the base pipeline it was made from (another base is refused)."""
         record = cls.read_record(path)
-        made_from = record.get("base_model")
-        if made_from is not None and made_from != pipeline_fingerprint(base):
+        made_from, this_one = record.get("base_model"), pipeline_fingerprint(base)
+        if made_from is not None and made_from != this_one:
             raise ValueError(
                 f"{path} was made from another base model (fingerprint {made_from}, this one "
-                f"{pipeline_fingerprint(base)}); load it with the profile it was made on, or erase again on this one"
+                f"{this_one}); load it with the profile it was made on, or erase again on this one"
             )
         try:
             return cls.kinds[record["method"]]._load_files(Path(path), base, record)

@@ -109,6 +109,7 @@ class Finetuner:
         self.scheduler.set_timesteps(hp.ddim_steps)
         self.generator = torch.Generator().manual_seed(hp.seed)
         self.null = self.encode([""])
+        self.run_fingerprint = self._fingerprint()  # constant for the run: checked at every save and load
 
     def encode(self, prompts: list[str]) -> torch.Tensor:
         return encode_prompts(self.pipe.tokenizer, self.pipe.text_encoder, prompts)
@@ -156,7 +157,7 @@ class Finetuner:
                 tensors[f"adam.{name}.{k}"] = v.detach().reshape(-1) if k == "step" else v.detach().contiguous()
         tensors["rng"] = self.generator.get_state()
         tensors["iteration"] = torch.tensor([iteration])
-        tensors["hyperparameters_sha256"] = self._fingerprint()
+        tensors["hyperparameters_sha256"] = self.run_fingerprint
         tensors.update({f"extra.{k}": v.contiguous() for k, v in extra.items()})
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / "checkpoint.safetensors.tmp"
@@ -183,7 +184,7 @@ class Finetuner:
         if not file.is_file():
             return 0, {}
         tensors = load_file(file)
-        if not torch.equal(tensors["hyperparameters_sha256"], self._fingerprint()):
+        if not torch.equal(tensors["hyperparameters_sha256"], self.run_fingerprint):
             raise ValueError(
                 f"{file} was written by another run (another method, concept, base model or hyperparameters): "
                 f"delete {folder} to start afresh (the command line's --overwrite does), or resume with the "
