@@ -2,14 +2,25 @@
 
 # ---- timing summary: seconds per test file and per notebook, printed at the end of every run ----------
 _SECONDS: dict[str, float] = {}
+# ---- stale notebooks: a cell whose stored result is missing (erasure.store.StaleResult) -----------------
+_STALE: set[str] = set()
 
 
 def pytest_runtest_logreport(report):
     path = report.nodeid.split("::")[0]
     _SECONDS[path] = _SECONDS.get(path, 0.0) + report.duration
+    if report.failed and path.endswith(".ipynb") and "StaleResult" in str(report.longrepr):
+        _STALE.add(path)
 
 
 def pytest_terminal_summary(terminalreporter):
+    for path in sorted(_STALE):
+        number = path.split("/")[-1][:2]
+        terminalreporter.section("stale notebook", red=True)
+        terminalreporter.write_line(
+            f"{path} shows results computed by code that has since changed (the failing cells above name the "
+            f"modules). Re-run it: ./run_all.sh --only {number}; then commit the notebook and data/results/store/."
+        )
     if not _SECONDS:
         return
     terminalreporter.section("seconds per file (setup + call + teardown)")

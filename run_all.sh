@@ -6,19 +6,25 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 usage() {
   cat <<'EOF'
 Usage: ./run_all.sh [--profile tiny|sd14] [--smoke] [--only NN]
-       ./run_all.sh test
+       ./run_all.sh test [--only NN]
 
 Without a command: set up .venv if needed, then run every notebooks/NN_*.ipynb in order with
 papermill, in place (the executed outputs are what readers see), regenerating figures/ and
 data/results/.
 
   --profile P   tiny (default: CPU, offline, minutes) or sd14 (Stable Diffusion v1.4, one GPU)
-  --smoke       tiny sizes, for a quick check that everything runs (outputs go to .cache/smoke/)
+  --smoke       a quick check that everything runs: tables are replayed from the committed result
+                store, figures use tiny sizes; nothing is written over the notebooks or results
   --only NN     run only the notebook whose name starts with NN (e.g. --only 01)
   -h, --help    this help
 
-test: set up .venv if needed, run pytest (unit tests + nbval over the notebooks, at smoke sizes),
-then ruff. Exits non-zero on any failure, and when no test ran.
+Every table's results are stored in data/results/store/ (committed with the notebooks). A full run
+(without --only) removes the entries no notebook asked for.
+
+test: set up .venv if needed, run pytest (unit tests, then nbval over the notebooks: every table
+replayed from the committed store and compared with the committed output), then ruff. A table whose
+code changed since it was computed fails with the notebook to re-run. With --only NN: nbval over that
+notebook alone. Exits non-zero on any failure, and when no test ran.
 EOF
 }
 
@@ -52,7 +58,7 @@ esac
 shopt -s nullglob
 notebooks=(notebooks/[0-9][0-9]_*.ipynb)
 [[ -n "$only" ]] && notebooks=(notebooks/"$only"_*.ipynb)
-if [[ "$mode" == run && ${#notebooks[@]} -eq 0 ]]; then
+if [[ ${#notebooks[@]} -eq 0 && ( "$mode" == run || -n "$only" ) ]]; then
   echo "run_all.sh: no notebook matches notebooks/${only:-NN}_*.ipynb; choose one of:" \
        "$(cd notebooks && ls [0-9][0-9]_*.ipynb | cut -c1-2 | tr '\n' ' ')" >&2
   exit 2
@@ -93,21 +99,28 @@ if [[ "$profile" == tiny ]]; then
   export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 fi
 
-# Smoke-size results (the test suite's, --smoke's) go to a store of their own, never the real one.
+# The library's inner progress bars (training iterations, statistics) would be stored, refresh by
+# refresh, in the executed notebooks' outputs; papermill's per-cell bar shows progress instead.
+export TQDM_DISABLE=1
+
+# The test suite and --smoke replay every table from the committed store (a missing or stale entry is an
+# error, never recomputed), and keep the small models their figures train apart from the real ones.
 if [[ "$mode" == test || "$smoke" == True ]]; then
-  export ERASURE_STORE="$PWD/.cache/smoke/store"
+  export ERASURE_REPLAY=1 ERASURE_MODEL_STORE="$PWD/.cache/smoke/models"
 fi
 
 if [[ "$mode" == test ]]; then
   export ERASURE_SMOKE=1
-  .venv/bin/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+  nbval=(--nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg)
+  if [[ -n "$only" ]]; then
+    .venv/bin/python -m pytest "${notebooks[@]}" "${nbval[@]}" -p no:cacheprovider
+    exit 0
+  fi
+  .venv/bin/python -m pytest tests notebooks "${nbval[@]}" -p no:cacheprovider
   .venv/bin/ruff check .
   exit 0
 fi
 
-# The library's inner progress bars (training iterations, statistics) would be stored, refresh by
-# refresh, in the executed notebooks' outputs; papermill's per-cell bar shows progress instead.
-export TQDM_DISABLE=1
 # Seconds per notebook, written by the run itself (a full run only): one row per notebook, replaced when
 # that notebook runs again; written to a temporary file, then renamed.
 record_cost() {
@@ -122,6 +135,11 @@ record_cost() {
 }
 
 mkdir -p .cache/failed
+# A full run lists the store entries its notebooks ask for; the others are removed at the end.
+if [[ -z "$only" && "$smoke" == False ]]; then
+  export ERASURE_STORE_LOG="$PWD/.cache/store-used.txt"
+  rm -f "$ERASURE_STORE_LOG"
+fi
 for nb in "${notebooks[@]}"; do
   started=$(date +%s)
   name=$(basename "$nb")
@@ -140,4 +158,14 @@ for nb in "${notebooks[@]}"; do
     exit 1
   fi
 done
+# Entries computed by code that has since changed can never be served again: removed after every run, and
+# after a full run every entry no notebook asked for.
+if [[ "$smoke" == False ]]; then
+  if [[ -n "${ERASURE_STORE_LOG:-}" ]]; then
+    touch "$ERASURE_STORE_LOG"
+    .venv/bin/python -m erasure.prune --unused "$ERASURE_STORE_LOG" >&2
+  else
+    .venv/bin/python -m erasure.prune >&2
+  fi
+fi
 echo "run_all.sh: done (${#notebooks[@]} notebook(s), profile=$profile)" >&2

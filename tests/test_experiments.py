@@ -80,8 +80,11 @@ def test_a_code_change_changes_the_fingerprint_of_what_runs_it_only(tmp_path, ed
         assert moved == (method in changes), method
 
 
-def test_comments_and_formatting_do_not_count(tmp_path):
+def test_comments_docstrings_and_formatting_do_not_count(tmp_path):
     copy = edited_copy(tmp_path, "erasure.methods.acterase", "# a comment")
+    file = copy / "methods" / "acterase.py"
+    source = file.read_text()
+    file.write_text(source.replace('"""', '"""Reworded. ', 1).replace("    ", "    ", 1))
     assert code_fingerprint(["erasure.methods.acterase"], copy) == code_fingerprint(["erasure.methods.acterase"])
 
 

@@ -4,7 +4,7 @@ Every result and every erased model goes through the result store (`erasure.stor
 that determines it: the profile's assets (base model, judges, CLIP), the method and its hyperparameters,
 the concept, sizes, seed and sampler, and the code that computes it. A rerun, or a second notebook asking
 the same question, reuses it; a change to the code it ran recomputes it. Each function takes the store
-to use (`store=`; default: `.cache/experiments/`, or `$ERASURE_STORE`).
+to use (`store=`; default: the committed `data/results/store/`, see `erasure.store`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict
+from pathlib import Path
 
+from erasure.evaluate.clip_score import clip_cosines
 from erasure.evaluate.erasure import (
     DROPS,
     RATES,
@@ -22,6 +24,7 @@ from erasure.evaluate.erasure import (
     measure,
     rate_intervals,
 )
+from erasure.evaluate.fidelity import concept_activation, fidelity_summary, judge_attribute_prompts
 from erasure.fingerprint import pipeline_fingerprint
 from erasure.manifest import MANIFEST
 from erasure.methods.base import ERASED_JSON, ErasedModel
@@ -40,23 +43,62 @@ def assets_fingerprint(profile) -> str:
 
 def evaluation_modules(profile) -> list[str]:
     """The modules a measurement runs: `measure()` (and through its imports the sampler, the prompts,
-    CLIP score) and the profile's judge."""
-    return ["erasure.evaluate.erasure", type(profile.judge).__module__]
+    CLIP score), the profile's judge, and this module, which puts the results together."""
+    return ["erasure.evaluate.erasure", type(profile.judge).__module__, __name__]
+
+
+def stored(profile, kind: str, modules: list[str], params: dict, compute, store: ResultStore | None = None) -> dict:
+    """`compute()`, stored under `kind`, `params`, the profile's assets and the code of `modules`."""
+    store = store or ResultStore()
+    key = {"kind": kind, "assets": assets_fingerprint(profile), "code": code_fingerprint(modules), **params}
+    return store.result(key, compute, modules)
 
 
 def base_metrics(profile, concept, n: int, seed: int, store: ResultStore | None = None) -> dict:
     """The base model's metrics for a concept (stored: every method's row shares them)."""
-    store = store or ResultStore()
-    key = {
-        "kind": "base",
-        "assets": assets_fingerprint(profile),
-        "code": code_fingerprint(evaluation_modules(profile)),
-        "concept": concept.name,
-        "n": n,
-        "seed": seed,
-        "sampler": profile.sampler,
-    }
-    return store.result(key, lambda: measure(profile, base_sampler(profile), concept, n, seed))
+    params = {"concept": concept.name, "n": n, "seed": seed, "sampler": profile.sampler}
+    return stored(
+        profile,
+        "base",
+        evaluation_modules(profile),
+        params,
+        lambda: measure(profile, base_sampler(profile), concept, n, seed),
+        store,
+    )
+
+
+def world_fidelity(profile, n: int, seed: int, store: ResultStore | None = None) -> dict:
+    """The base model's judged fidelity on `n` attribute prompts and `n // 2` with fire asked for (stored):
+    the summary, each image's prompted labels and judged heads (for the confusion matrices), and the tiny
+    CLIP's cosine of each image to its own prompt and to the next image's prompt."""
+
+    def compute() -> dict:
+        plain = judge_attribute_prompts(profile, n, seed, progress=False)
+        fire = judge_attribute_prompts(profile, n // 2, seed + 100_000, fire=True, progress=False)
+        clip_model, tokenizer = profile.clip
+        shuffled = [*plain.prompts[1:], plain.prompts[0]]
+        return {
+            "summary": fidelity_summary(plain, fire),
+            "n_plain": len(plain.prompts),
+            "n_fire": len(fire.prompts),
+            "labels": plain.labels.tolist(),
+            "pred": {head: values.tolist() for head, values in plain.pred.items()},
+            "clip_matched": clip_cosines(clip_model, tokenizer, plain.images, plain.prompts).tolist(),
+            "clip_shuffled": clip_cosines(clip_model, tokenizer, plain.images, shuffled).tolist(),
+        }
+
+    modules = ["erasure.evaluate.fidelity", "erasure.evaluate.clip_score", type(profile.judge).__module__, __name__]
+    return stored(profile, "fidelity", modules, {"n": n, "seed": seed, "sampler": profile.sampler}, compute, store)
+
+
+def world_activation(profile, n: int, seed: int, store: ResultStore | None = None) -> dict:
+    """Per concept, its judged rate on its training words and on its held-out words, `n` images each
+    (stored; `{"rows": [...]}`)."""
+    modules = ["erasure.evaluate.fidelity", type(profile.judge).__module__, __name__]
+    params = {"n": n, "seed": seed, "sampler": profile.sampler}
+    return stored(
+        profile, "activation", modules, params, lambda: {"rows": concept_activation(profile, n, seed, False)}, store
+    )
 
 
 def eraser_key(profile, eraser, concept) -> dict:
@@ -111,7 +153,7 @@ def run_erasure(
             after |= attack.attack_success_rate(profile, erased, concept, prompts, seed)
         return {"after": after, "info": erased.info}
 
-    result = store.result(key, compute)
+    result = store.result(key, compute, [type(eraser).__module__, *modules])
     before = base_metrics(profile, concept, n, seed, store)
     report = erasure_report(concept.name, eraser.name, before, result["after"], result["info"], seed)
     return report | {k: result["after"][k] for k in ("pre_asr", "asr") if k in result["after"]}
@@ -134,3 +176,34 @@ def run_erasure_pooled(profile, eraser, concept, n: int, seeds: list[int], store
         "n_images": int(rows.n_images.sum()),
         "seeds": " ".join(map(str, seeds)),
     }
+
+
+def stored_eraser(key: dict):
+    """The eraser a stored `erasure` entry's key describes (its method and hyperparameters)."""
+    from erasure.methods import method_class  # here, not above: this module's code key must not hold every method
+
+    cls = method_class(key["method"])
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in key["hyperparameters"].items()}
+    return cls(**fields)
+
+
+def recompute(profile, key: dict) -> dict:
+    """A stored `base` or attack-free `erasure` entry's result computed afresh from its key alone, in a
+    store of its own (to check that a committed store is what the code gives)."""
+    import tempfile
+
+    concept = profile.concepts[key["concept"]]
+    with tempfile.TemporaryDirectory() as folder:
+        store = ResultStore(folder)
+        if key["kind"] == "base":
+            return base_metrics(profile, concept, key["n"], key["seed"], store)
+        if key["kind"] == "erasure" and key["attack"] is None:
+            eraser = stored_eraser(key)
+            if key.get("concept_inputs") != eraser_key(profile, eraser, concept).get("concept_inputs"):
+                raise ValueError(
+                    f"the entry erased a variant of {concept.name} (other prompt pairs), not the registry's"
+                )
+            run_erasure(profile, eraser, concept, key["n"], key["seed"], store=store)
+            entries = [json.loads(f.read_text()) for f in Path(folder).glob("*.json")]
+            return next(e["result"] for e in entries if e["key"]["kind"] == "erasure")
+    raise ValueError(f"recompute handles base and attack-free erasure entries, not {key['kind']!r}")

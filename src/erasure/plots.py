@@ -49,6 +49,8 @@ def confusion_heatmap(ax, truth: np.ndarray, pred: np.ndarray, classes: tuple[st
         yticklabels=classes,
         annot_kws={"size": 7},
     )
+    ax.tick_params(axis="y", labelrotation=0, labelsize=8)
+    ax.tick_params(axis="x", labelrotation=45, labelsize=8)
     ax.set_xlabel("judged")
     ax.set_ylabel("prompted")
     ax.set_title(title)

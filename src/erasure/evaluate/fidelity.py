@@ -96,20 +96,24 @@ def rate_on_prompts(
 
 def concept_activation(profile, n: int = 32, seed: int = 0, progress: bool = True) -> list[dict]:
     """Per concept: how often it appears when asked for with its training words (`concept_rate`)
-    and with held-out words only (`related_rate`), over `n` images each."""
+    and with held-out words only (`related_rate`), on up to `n` images each: one per distinct prompt, so
+    a concept with fewer prompts has fewer images (`concept_n`, `related_n`)."""
     rows = []
     for c in profile.concepts:
-        rate = lambda prompts, c=c: rate_on_prompts(
-            profile, prompts, c.judge_head, c.judge_label, seed, progress=progress
-        )
+        training, held_out = c.evaluation_prompts(n, seed), c.related_prompts(n, seed)
         rows.append(
             {
                 "concept": c.name,
                 "task": c.task,
                 "stands_for": c.stands_for or "",
-                "concept_rate": rate(c.evaluation_prompts(n, seed)),
-                "related_rate": rate(c.related_prompts(n, seed)),
-                "n_images_each": n,
+                "concept_rate": rate_on_prompts(
+                    profile, training, c.judge_head, c.judge_label, seed, progress=progress
+                ),
+                "related_rate": rate_on_prompts(
+                    profile, held_out, c.judge_head, c.judge_label, seed, progress=progress
+                ),
+                "concept_n": len(training),
+                "related_n": len(held_out),
             }
         )
     return rows
@@ -129,7 +133,7 @@ def base_fidelity(
         "related_prompt_rate": {r["concept"]: r["related_rate"] for r in activation},
         "concept_rate": {r["concept"]: r["concept_rate"] for r in activation},
         "batch_size": batch_size,
-        "n_images": len(plain.prompts) + len(fire.prompts) + 2 * n_related * len(activation),
+        "n_images": len(plain.prompts) + len(fire.prompts) + sum(r["concept_n"] + r["related_n"] for r in activation),
         "seed": seed,
         **profile.sampler,
     }
