@@ -99,10 +99,6 @@ if [[ "$profile" == tiny ]]; then
   export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 fi
 
-# The library's inner progress bars (training iterations, statistics) would be stored, refresh by
-# refresh, in the executed notebooks' outputs; papermill's per-cell bar shows progress instead.
-export TQDM_DISABLE=1
-
 # The test suite and --smoke replay every table from the committed store (a missing or stale entry is an
 # error, never recomputed), and keep the small models their figures train apart from the real ones.
 if [[ "$mode" == test || "$smoke" == True ]]; then
@@ -134,6 +130,9 @@ record_cost() {
   mv "$tmp" "$file"
 }
 
+# The library's inner progress bars (training iterations, statistics) would be stored, refresh by
+# refresh, in the executed notebooks' outputs; papermill's per-cell bar shows progress instead.
+export TQDM_DISABLE=1
 mkdir -p .cache/failed
 # A full run lists the store entries its notebooks ask for; the others are removed at the end.
 if [[ -z "$only" && "$smoke" == False ]]; then

@@ -79,10 +79,11 @@ def labelled_rows(rows: dict[str, np.ndarray], title: str = "", row_height: floa
 def tradeoff(ax, table, x: str, y: str, label: str, by: str | None = "concept", style: str = "o-") -> None:
     """Erasure against retention: one line per `by` group of `table` (points only with `by=None`), each
     point annotated with its `label` column (e.g. rho) in the line's colour; points of a group that coincide
-    share one label ("0.6/0.7"), and each group's labels sit a little higher than the last's."""
+    (to 0.01 points: pooled means differ in their last bits) share one label ("0.6/0.7"), and each group's
+    labels sit a little higher than the last's."""
     for k, (name, part) in enumerate(table.groupby(by, sort=False) if by else [(None, table)]):
         (line,) = ax.plot(part[x], part[y], style, label=name)
-        for (px, py), same in part.groupby([x, y], sort=False):
+        for (px, py), same in part.groupby([part[x].round(2), part[y].round(2)], sort=False):
             text = "/".join(f"{v}" for v in same[label])
             offset = (3, 2 + 8 * k)
             ax.annotate(text, (px, py), fontsize=7, color=line.get_color(), xytext=offset, textcoords="offset points")
