@@ -62,6 +62,7 @@ def files(tiny, tmp_path_factory):
 ERASE = ["erase", "--method", "esd", "--concept", "house", "--out", "{out}/new"]
 ACTERASE = ["erase", "--method", "acterase", "--concept", "house", "--out", "{out}/new"]
 AEGIS = ["erase", "--method", "aegis", "--concept", "house", "--out", "{out}/new"]
+ATTACK_BASE = ["attack", "--base", "--concept", "house", "--out", "{out}/r"]
 CASES = {
     "generate --n 0": ["generate", "--prompt", "a house", "--n", "0", "--out", "{out}/g.png"],
     "generate --n -3": ["generate", "--prompt", "a house", "--n", "-3", "--out", "{out}/g.png"],
@@ -118,6 +119,35 @@ CASES = {
     "export over a user's folder": ["export", "--erased", "{files}/good", "--out", "{files}/users_folder"],
     "export a damaged model": ["export", "--erased", "{files}/truncated", "--out", "{out}/pipe"],
     "an unknown command": ["frobnicate"],
+    "attack an unknown attack": [*ATTACK_BASE, "--attack", "xyz"],
+    "attack without a model": ["attack", "--concept", "house", "--attack", "p4d", "--out", "{out}/r"],
+    "attack --base and --erased": [*ATTACK_BASE, "--erased", "{files}/good", "--attack", "p4d"],
+    "attack --base without --concept": ["attack", "--base", "--attack", "p4d", "--out", "{out}/r"],
+    "attack an unknown concept": ["attack", "--base", "--concept", "unicorn", "--attack", "p4d", "--out", "{out}/r"],
+    "attack paraphrase --budget": [*ATTACK_BASE, "--attack", "paraphrase", "--budget", "2"],
+    "attack --n 0": [*ATTACK_BASE, "--attack", "p4d", "--n", "0"],
+    "attack --out a user's folder": [
+        "attack",
+        "--base",
+        "--concept",
+        "fire",
+        "--attack",
+        "p4d",
+        "--out",
+        "{files}/users_folder",
+    ],
+    "attack another concept than the model's": [
+        "attack",
+        "--erased",
+        "{files}/good",
+        "--concept",
+        "fish",
+        "--attack",
+        "p4d",
+        "--out",
+        "{out}/r",
+    ],
+    "attack a damaged model": ["attack", "--erased", "{files}/truncated", "--attack", "p4d", "--out", "{out}/r"],
 }
 
 

@@ -17,6 +17,7 @@ SMOKE = {
     "-m erasure evaluate --erased": ["--n", "4"],
     "-m erasure generate": ["--n", "4"],
     "-m erasure erase --method esd": ["--set", "iterations=3"],
+    "-m erasure attack": ["--n", "2", "--budget", "1"],
 }
 #: README commands not run here, and why.
 NOT_RUN = {
@@ -53,7 +54,7 @@ def smoke(argv: list[str]) -> list[str] | None:
 
 def test_the_readme_lists_the_commands_it_documents():
     lines = [" ".join(c[1:]) for c in readme_commands()]
-    for verb in ("check", "concepts", "generate", "evaluate", "erase", "export"):
+    for verb in ("check", "concepts", "generate", "evaluate", "erase", "export", "attack"):
         assert any(line.startswith(f"-m erasure {verb}") for line in lines), verb
     assert all(c[0] == ".venv/bin/python" for c in readme_commands())
 
@@ -95,3 +96,15 @@ def test_every_readme_command_runs(tmp_path):
     drop = 100 * (report["erased_rate_before"] - report["erased_rate_after"])
     assert report["erased_drop_points"] == pytest.approx(drop)
     assert report["erase_seconds"] > 0 and report["n_images"] > 16
+    # The erased rate over the class: every training word, and pooled.
+    assert set(report["erased_rate_by_word"]) == {"house", "cottage", "hut"}
+    assert report["erased_rate_class_n"] == sum(w["n"] for w in report["erased_rate_by_word"].values())
+    assert 0 <= report["erased_rate_class_after_low"] <= report["erased_rate_class_after"] <= 1
+    for start, prompt_set in (("-m erasure attack --erased", "attack"), ("-m erasure attack --base", "power")):
+        (line,) = ran(start).stdout.strip().splitlines()
+        attack = json.loads(line)
+        assert attack["n_prompts"] == 2 and attack["prompt_set"] == prompt_set
+        assert attack["pre_asr"] <= attack["asr"] <= 1 and attack["asr_low"] <= attack["asr"] <= attack["asr_high"]
+        assert attack["control_asr"] is not None and attack["seconds"] > 0
+        assert (tmp_path / attack["records"] / "records.csv").is_file()
+        assert (tmp_path / attack["records"] / "control" / "records.csv").is_file()

@@ -8,6 +8,8 @@
     python -m erasure erase --profile tiny --method acterase --concept house --out PATH [--set rho=0.02 …]
     python -m erasure evaluate --erased PATH --json
     python -m erasure export --erased PATH --out DIR       a diffusers pipeline folder (fine-tuned methods)
+    python -m erasure attack --erased PATH --attack unlearndiffatk --n 32 [--budget 4] --json
+    python -m erasure attack --base --concept house --attack p4d --n 32 --json   (the attack's power check)
 
 `--json` prints one JSON line on stdout, for scripts; progress goes to stderr. Every argument, every
 hyperparameter and every output path is checked before any work starts: a bad one ends the command with
@@ -232,11 +234,16 @@ def _cmd_evaluate(args) -> int:
     if args.base == bool(args.erased):
         raise ValueError("say what to evaluate: --base (the base model) or --erased PATH")
     if args.erased:
-        from erasure.evaluate.erasure import evaluate_erasure
+        from erasure.evaluate.class_rate import class_rates, class_report
+        from erasure.evaluate.erasure import base_sampler, erased_sampler, evaluate_erasure
 
         _, spec = read_erased(args.erased, args.profile)
         profile, erased = load_erased(args.erased, spec)
-        report = evaluate_erasure(profile, erased, n=args.n or 64, seed=args.seed)
+        n = args.n or 64
+        report = evaluate_erasure(profile, erased, n=n, seed=args.seed)
+        concept = profile.concepts[erased.concept]
+        before = class_rates(profile, base_sampler(profile), concept, n, args.seed)
+        report |= class_report(before, class_rates(profile, erased_sampler(profile, erased), concept, n, args.seed))
     else:
         profile_spec(args.profile)
         report = base_fidelity(
@@ -263,6 +270,94 @@ def _cmd_export(args) -> int:
     path = erased.export(out, overwrite=args.overwrite)
     summary = {"out": str(path), "method": record["method"], "concept": record["concept"]}
     print(json.dumps(summary) if args.json else f"wrote {path}: a diffusers pipeline folder ({summary})")
+    return 0
+
+
+def records_folder(text: str, overwrite: bool) -> Path:
+    """Where `attack` saves its records: absent, empty, or (with --overwrite) records saved there before."""
+    from erasure.attacks.base import RECORDS_JSON
+    from erasure.methods.base import writable_folder
+
+    out = Path(os.path.abspath(text))
+    if (out / RECORDS_JSON).is_file():
+        if not overwrite:
+            raise FileExistsError(f"{out} already holds attack records; pass --overwrite, or choose another --out")
+        return out
+    return writable_folder(out, overwrite=False)
+
+
+def _cmd_attack(args) -> int:
+    import time
+
+    from erasure.attacks import ATTACKS, Unerased, attack_class
+    from erasure.evaluate.asr import asr, asr_summary
+    from erasure.profiles import load_profile, profile_spec
+    from erasure.robustness import attack_prompts, power_prompts
+
+    if args.base == bool(args.erased):
+        raise ValueError("say what to attack: --erased PATH, or --base --concept C (the attack's power check)")
+    cls = attack_class(args.attack)
+    if args.budget is not None and args.attack == "paraphrase":
+        raise ValueError("paraphrase tries every word of the concept's class once; run it without --budget")
+    budget_field = "draws" if args.attack == "random" else "checks"
+    attack = cls(seed=args.seed, **({budget_field: args.budget} if args.budget else {}))
+    if args.erased:
+        record, spec = read_erased(args.erased, args.profile)
+        if args.concept and args.concept != record["concept"]:
+            raise ValueError(
+                f"{args.erased} erased {record['concept']!r}, not {args.concept!r}; run it without --concept"
+            )
+        concept_name = record["concept"]
+    else:
+        if not args.concept:
+            raise ValueError("give --concept with --base: the concept the attack should bring into the images")
+        spec = profile_spec(args.profile)
+        concept_name = spec.concepts[args.concept].name
+    prompt_set = args.prompts or ("attack" if args.erased else "power")
+    out = records_folder(
+        args.out or f"attacks/{args.attack}_{'erased' if args.erased else 'base'}_{concept_name}", args.overwrite
+    )
+    if args.erased:
+        profile, model = load_erased(args.erased, spec)
+    else:
+        profile = load_profile(args.profile)
+        model = Unerased(profile.pipe)
+    concept = profile.concepts[concept_name]
+    if prompt_set == "power":
+        prompts, targets = power_prompts(concept, args.n, args.seed)
+    else:
+        prompts = targets = attack_prompts(concept, args.n, args.seed)
+    started = time.perf_counter()
+    print(f"attacking {args.n} prompts with {attack.name} ({ATTACKS[args.attack].__name__})", file=sys.stderr)
+    records = attack.run(profile, model, concept, prompts, args.seed, targets)
+    seconds = time.perf_counter() - started
+    records.save(out)
+    control = attack.control()
+    control_asr = None
+    if control is not None and control != attack:
+        control_records = control.run(profile, model, concept, prompts, args.seed, targets)
+        control_records.save(out / "control")
+        control_asr = asr(control_records)
+    summary = asr_summary(records)
+    report = {
+        "attack": attack.name,
+        "asr": summary["asr"],
+        "pre_asr": summary["pre_asr"],
+        "asr_low": summary["asr_low"],
+        "asr_high": summary["asr_high"],
+        "control_asr": control_asr,
+        "n_prompts": summary["n_prompts"],
+        "seconds": seconds,
+        "prompt_set": prompt_set,
+        "concept": concept.name,
+        "model": getattr(model, "method", "base"),
+        "records": str(out),
+    }
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for k, v in report.items():
+            print(f"{k}: {v}")
     return 0
 
 
@@ -312,6 +407,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--erased", required=True, help="a saved erased model (from `erase`)")
     p.add_argument("--out", required=True, help="folder to write the pipeline to (must not exist, or be empty)")
     p.add_argument("--overwrite", action="store_true", help="replace a pipeline already exported to --out")
+    p = add("attack", _cmd_attack, "attack a model with one attack of the suite, beside its random control")
+    p.add_argument(
+        "--attack", required=True, help="unlearndiffatk, p4d, ringabell, inversion, paraphrase, random, soft_prefix"
+    )
+    p.add_argument("--erased", help="attack this saved erased model (its concept's evaluation prompts)")
+    p.add_argument("--base", action="store_true", help="attack the base model (the attack's power check)")
+    p.add_argument("--concept", help="the concept to bring back (with --base)")
+    p.add_argument(
+        "--prompts", choices=("attack", "power"), help="the prompt set (default: attack for --erased, power for --base)"
+    )
+    p.add_argument("--n", type=positive_int, default=16, help="prompts to attack (default 16)")
+    p.add_argument("--budget", type=positive_int, help="judged checkpoints per prompt (default: the attack's)")
+    p.add_argument("--seed", type=seed_int, default=0)
+    p.add_argument("--out", help="folder for the records (default: attacks/ATTACK_MODEL_CONCEPT)")
+    p.add_argument("--overwrite", action="store_true", help="replace records saved at --out before")
     return parser
 
 

@@ -1,0 +1,179 @@
+"""Tables and figures of the attack suite, from stored attack results (`erasure.robustness.run_attack`): each
+attack's ASR beside its random control's and its Pre-ASR, ASR against budget, and the adversarial images
+regenerated from the records alone (a discrete attack's text re-tokenises to the ids it found)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from erasure.attacks import P4D, ConceptInversion, Paraphrase, RingABell, SoftPrefix, UnlearnDiffAtk
+from erasure.attacks.base import AttackRecords, Victim, sample
+from erasure.attacks.inversion import without_word
+from erasure.attacks.paraphrase import class_words, reworded
+from erasure.evaluate.asr import asr_against_budget
+from erasure.evaluate.intervals import wilson
+from erasure.robustness import records_of, run_attack
+from erasure.tables import percent_with_interval
+
+
+def suite(seed: int = 0) -> list:
+    """The attacks of the suite at their tiny defaults: the four of the papers, the zero-cost paraphrases and
+    the soft prefix (the continuous upper bound)."""
+    return [
+        UnlearnDiffAtk(seed=seed),
+        P4D(seed=seed),
+        RingABell(seed=seed),
+        ConceptInversion(seed=seed),
+        Paraphrase(seed=seed),
+        SoftPrefix(seed=seed),
+    ]
+
+
+def model_name(eraser) -> str:
+    return "base" if eraser is None else eraser.name
+
+
+def attack_rows(profile, attacks, concepts, erasers, n: int, seed: int, prompt_set: str = "attack") -> pd.DataFrame:
+    """One row per (concept, model, attack): ASR with its interval, Pre-ASR, and the random control's ASR
+    (same prompts, seeds and number of judged generations); `erasers` may hold None, the base model."""
+    rows = []
+    for name in concepts:
+        concept = profile.concepts[name]
+        for eraser in erasers:
+            for attack in attacks:
+                result = run_attack(profile, attack, concept, eraser, n, seed, prompt_set)["summary"]
+                control = attack.control()
+                row = {"concept": name, "model": model_name(eraser), "attack": attack.name, **result}
+                if control is not None:
+                    c = run_attack(profile, control, concept, eraser, n, seed, prompt_set)["summary"]
+                    row |= {"control_asr": c["asr"], "control_asr_low": c["asr_low"], "control_asr_high": c["asr_high"]}
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def shown(rows: pd.DataFrame) -> pd.DataFrame:
+    """The table a reader compares: ASR, the control's ASR and Pre-ASR in percent with 95% intervals, n."""
+    out = rows[["concept", "model", "attack"]].copy()
+    out["ASR %"] = [
+        percent_with_interval(a, lo, hi) for a, lo, hi in zip(rows.asr, rows.asr_low, rows.asr_high, strict=True)
+    ]
+    out["control ASR %"] = [
+        "–" if np.isnan(a) else percent_with_interval(a, lo, hi)
+        for a, lo, hi in zip(
+            rows.get("control_asr", np.nan),
+            rows.get("control_asr_low", np.nan),
+            rows.get("control_asr_high", np.nan),
+            strict=True,
+        )
+    ]
+    out["Pre-ASR %"] = [
+        percent_with_interval(a, lo, hi)
+        for a, lo, hi in zip(rows.pre_asr, rows.pre_asr_low, rows.pre_asr_high, strict=True)
+    ]
+    out["n"] = rows.n_prompts.astype(int)
+    return out
+
+
+def budget_rows(profile, attacks, concepts, erasers, n: int, seed: int, prompt_set: str = "attack") -> pd.DataFrame:
+    """ASR against judged generations per (concept, model, attack), the random controls included."""
+    frames = []
+    for name in concepts:
+        concept = profile.concepts[name]
+        for eraser in erasers:
+            for attack in attacks:
+                for which, a in (("attack", attack), ("control", attack.control())):
+                    if a is None:
+                        continue
+                    curve = asr_against_budget(records_of(run_attack(profile, a, concept, eraser, n, seed, prompt_set)))
+                    frames.append(curve.assign(concept=name, model=model_name(eraser), attack=attack.name, run=which))
+    return pd.concat(frames, ignore_index=True)
+
+
+def per_word_rows(profile, concepts, erasers, n: int, seed: int) -> pd.DataFrame:
+    """The paraphrase sweep per class word: the share of prompts whose image shows the concept, with intervals."""
+    rows = []
+    for name in concepts:
+        concept = profile.concepts[name]
+        held_out = set(concept.related)
+        for eraser in erasers:
+            records = records_of(run_attack(profile, Paraphrase(seed=seed), concept, eraser, n, seed))
+            verdicts = np.array([r.verdicts for r in records.records], dtype=bool)
+            for j, word in enumerate([concept.erase[0], *class_words(concept)]):
+                rate, count = float(verdicts[:, j].mean()), len(verdicts)
+                low, high = wilson(rate, count)
+                kind = "canonical" if j == 0 else ("held out" if word in held_out else "training")
+                rows.append(
+                    {
+                        "concept": name,
+                        "model": model_name(eraser),
+                        "word": word,
+                        "kind": kind,
+                        "rate": rate,
+                        "low": low,
+                        "high": high,
+                        "n": count,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+#: The AEGIS paper's concepts and the tiny concepts that stand in for them.
+STAND_INS = {"nudity": "fire", "Van Gogh": "striped", "church": "house"}
+
+
+def beside_paper(rows: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """The paper's ASR (`data/reference/aegis_asr.csv`) beside ours on the tiny stand-in, both in percent."""
+    ours = rows.set_index(["concept", "model", "attack"])
+    out = reference[["concept", "method", "attack", "asr_percent", "source"]].rename(columns={"asr_percent": "paper %"})
+    out.insert(1, "tiny concept", reference.concept.map(STAND_INS))
+    keys = zip(out["tiny concept"], reference.tiny_model, reference.attack, strict=True)
+    out.insert(5, "ours %", [percent_with_interval(*ours.loc[k, ["asr", "asr_low", "asr_high"]]) for k in keys])
+    return out
+
+
+def cost_table(profile, attacks, concepts, erasers, n: int, seed: int) -> pd.DataFrame:
+    """Seconds per attacked prompt (a batched run's time shared over its prompts), per attack and concept,
+    averaged over the models."""
+    rows = [
+        {
+            "attack": a.name,
+            "concept": name,
+            "seconds": records_of(run_attack(profile, a, profile.concepts[name], e, n, seed)).records[0].seconds,
+        }
+        for a in attacks
+        for name in concepts
+        for e in erasers
+    ]
+    return pd.DataFrame(rows).pivot_table(
+        index="attack", columns="concept", values="seconds", aggfunc="mean", sort=False
+    )
+
+
+def adversarial_text(records: AttackRecords, i: int, concept) -> str:
+    """What prompt i's image was judged on at its first success (or at its last checkpoint)."""
+    record = records.records[i]
+    if records.attack == "paraphrase":
+        first = record.first_success
+        return reworded(record.prompt, concept, class_words(concept)[first - 1]) if first else record.text
+    return record.text or record.prompt
+
+
+@torch.no_grad()
+def regenerate(profile, model, concept, records: AttackRecords, indices: list[int]) -> np.ndarray:
+    """The adversarial images of prompts `indices`, from the records alone: a discrete attack's text (it
+    re-tokenises to the ids found), a continuous attack's vectors; image i from seed `records.seed + i`."""
+    victim = Victim(profile, model, concept, [], [], records.seed)
+    if records.embeddings is None:
+        conditioning = victim.encode([adversarial_text(records, i, concept) for i in indices])
+    else:
+        prompts = [records.records[i].prompt for i in indices]
+        if records.attack == "inversion":
+            vectors = records.embeddings.expand(len(indices), -1, -1)
+            prompts = [without_word(p, concept) for p in prompts]
+        else:
+            vectors = records.embeddings[indices]
+        conditioning = victim.with_tokens(prompts, vectors)
+    with model.applied() as pipe:
+        return sample(pipe, conditioning, [records.seed + i for i in indices], profile.sampler)
