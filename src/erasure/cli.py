@@ -135,6 +135,15 @@ def load_erased(path: str, spec):
     return profile, ErasedModel.load(path, base=profile.pipe)
 
 
+def print_report(report: dict, as_json: bool) -> None:
+    """One JSON line (`--json`), or a line per key."""
+    if as_json:
+        print(json.dumps(report))
+    else:
+        for k, v in report.items():
+            print(f"{k}: {v}")
+
+
 # ---- commands ----------------------------------------------------------------------------------------
 def _cmd_check(args) -> int:
     from erasure.check import format_report, passed, run_checks
@@ -249,11 +258,7 @@ def _cmd_evaluate(args) -> int:
         report = base_fidelity(
             load_profile(args.profile), n_images=args.n or 240, n_related=args.n_related, seed=args.seed
         )
-    if args.json:
-        print(json.dumps(report))
-    else:
-        for k, v in report.items():
-            print(f"{k}: {v}")
+    print_report(report, args.json)
     return 0
 
 
@@ -353,11 +358,7 @@ def _cmd_attack(args) -> int:
         "model": getattr(model, "method", "base"),
         "records": str(out),
     }
-    if args.json:
-        print(json.dumps(report))
-    else:
-        for k, v in report.items():
-            print(f"{k}: {v}")
+    print_report(report, args.json)
     return 0
 
 
