@@ -13,7 +13,7 @@ from erasure.attacks.base import AttackRecords, Victim, sample
 from erasure.attacks.inversion import without_word
 from erasure.attacks.paraphrase import class_words, reworded
 from erasure.evaluate.asr import asr_against_budget
-from erasure.evaluate.intervals import wilson
+from erasure.evaluate.intervals import separated, wilson
 from erasure.robustness import records_of, run_attack
 from erasure.tables import percent_with_interval
 
@@ -74,6 +74,44 @@ def shown(rows: pd.DataFrame) -> pd.DataFrame:
     ]
     out["n"] = rows.n_prompts.astype(int)
     return out
+
+
+def save_records(profile, attacks, concepts, erasers, n: int, seed: int, folder) -> int:
+    """Writes every cell's records (with its control's, in `control/`) under `folder`, one folder per
+    concept, model and attack (`records.csv`, `attack.json`, `embeddings.safetensors` for continuous attacks),
+    so that a reader has every adversarial prompt without the store. Returns the number of folders written."""
+    from pathlib import Path
+
+    written = 0
+    for name in concepts:
+        concept = profile.concepts[name]
+        for eraser in erasers:
+            for attack in attacks:
+                target = Path(folder) / f"{name}_{model_name(eraser)}_{attack.name}"
+                records_of(run_attack(profile, attack, concept, eraser, n, seed)).save(target)
+                if (control := attack.control()) is not None:
+                    records_of(run_attack(profile, control, concept, eraser, n, seed)).save(target / "control")
+                written += 1
+    return written
+
+
+def separations(rows: pd.DataFrame, models: list[str]) -> pd.DataFrame:
+    """Per concept and attack, each pair of models: which is more robust where their ASR intervals do not
+    overlap, "not separated" where they do (the only comparison the notebooks draw)."""
+    out = []
+    for (concept, attack), cell in rows.groupby(["concept", "attack"], sort=False):
+        by_model = cell.set_index("model")
+        for i, a in enumerate(models):
+            for b in models[i + 1 :]:
+                ia, ib = (tuple(by_model.loc[m, ["asr_low", "asr_high"]]) for m in (a, b))
+                if not separated(ia, ib):
+                    verdict = "not separated"
+                else:
+                    verdict = f"{a} < {b}" if by_model.loc[a, "asr"] < by_model.loc[b, "asr"] else f"{b} < {a}"
+                out.append({"concept": concept, "attack": attack, "pair": f"{a} vs {b}", "lower ASR": verdict})
+    return pd.DataFrame(out).pivot_table(
+        index=["concept", "attack"], columns="pair", values="lower ASR", aggfunc="first", sort=False
+    )
 
 
 def budget_rows(profile, attacks, concepts, erasers, n: int, seed: int, prompt_set: str = "attack") -> pd.DataFrame:
@@ -160,6 +198,18 @@ def adversarial_text(records: AttackRecords, i: int, concept) -> str:
     return record.text or record.prompt
 
 
+def continuous_conditioning(victim: Victim, records: AttackRecords, i: int) -> torch.Tensor:
+    """Prompt i's conditioning at its last judged checkpoint (its first success, or the last check): the soft
+    prefix's own vectors, or concept inversion's v* as it was at that check; the plain prompt where no attack ran."""
+    record = records.records[i]
+    checks = len(record.budgets) - 1
+    if checks == 0:
+        return victim.encode([record.prompt])
+    if records.attack == "inversion":
+        return victim.with_tokens([without_word(record.prompt, victim.concept)], records.embeddings[checks - 1][None])
+    return victim.with_tokens([record.prompt], records.embeddings[i][None])
+
+
 @torch.no_grad()
 def regenerate(profile, model, concept, records: AttackRecords, indices: list[int]) -> np.ndarray:
     """The adversarial images of prompts `indices`, from the records alone: a discrete attack's text (it
@@ -168,12 +218,6 @@ def regenerate(profile, model, concept, records: AttackRecords, indices: list[in
     if records.embeddings is None:
         conditioning = victim.encode([adversarial_text(records, i, concept) for i in indices])
     else:
-        prompts = [records.records[i].prompt for i in indices]
-        if records.attack == "inversion":
-            vectors = records.embeddings.expand(len(indices), -1, -1)
-            prompts = [without_word(p, concept) for p in prompts]
-        else:
-            vectors = records.embeddings[indices]
-        conditioning = victim.with_tokens(prompts, vectors)
+        conditioning = torch.cat([continuous_conditioning(victim, records, i) for i in indices])
     with model.applied() as pipe:
         return sample(pipe, conditioning, [records.seed + i for i in indices], profile.sampler)

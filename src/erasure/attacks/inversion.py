@@ -8,7 +8,8 @@ loss, on the erased model):
 where c_i \\ w is prompt i without the concept's word. If the erasure only cut the word's path, v* finds another
 way in: the strongest white-box probe, since it learns from images rather than from the word. v* is universal
 (one vector for every prompt), so unlike the per-prompt attacks its records depend on the set of prompts. After
-each block of steps every prompt not yet broken is judged with v* in place of the word.
+each block of steps every prompt not yet broken is judged with v* in place of the word; the records keep v* as it
+was at every check, so each prompt's image can be regenerated with the vector that was judged.
 
 Our deviations (docs/attacks.md): v* is put first in the prompt (the word's own place varies by task); it starts
 at a random vocabulary token's embedding (textual inversion starts at a chosen coarse word, which could leak
@@ -61,6 +62,7 @@ class ConceptInversion(Attack):
             "v": v,
             "optimizer": torch.optim.Adam([v], lr=self.lr),
             "generator": generator,
+            "snapshots": [],
         }
 
     def advance(self, victim: Victim, pipe, state: dict, active: list[int], check: int) -> None:
@@ -83,10 +85,12 @@ class ConceptInversion(Attack):
     @torch.no_grad()
     def current(self, victim: Victim, state: dict, active: list[int]) -> Adversarial:
         prompts = [state["texts"][i] for i in active]
-        return Adversarial(victim.with_tokens(prompts, state["v"].detach().expand(len(active), -1, -1)))
+        state["snapshots"].append(state["v"].detach().clone())
+        return Adversarial(victim.with_tokens(prompts, state["snapshots"][-1].expand(len(active), -1, -1)))
 
     def embeddings(self, state: dict) -> torch.Tensor:
-        return state["v"].detach()[None]
+        """v* at every check (checks, k, d): prompt i was judged last with the one of its last checkpoint."""
+        return torch.stack(state["snapshots"])
 
     def control(self):
         """Random tokens in the learned word's place, judged as often."""
