@@ -152,6 +152,7 @@ def per_word_rows(profile, concepts, erasers, n: int, seed: int) -> pd.DataFrame
                         "low": low,
                         "high": high,
                         "n": count,
+                        "rate %": percent_with_interval(rate, low, high),
                     }
                 )
     return pd.DataFrame(rows)
@@ -192,6 +193,9 @@ def cost_table(profile, attacks, concepts, erasers, n: int, seed: int) -> pd.Dat
 def adversarial_text(records: AttackRecords, i: int, concept) -> str:
     """What prompt i's image was judged on at its first success (or at its last checkpoint)."""
     record = records.records[i]
+    if records.embeddings is not None and len(record.budgets) > 1:
+        prompt = without_word(record.prompt, concept) if records.attack == "inversion" else record.prompt
+        return f"<{records.embeddings.shape[-2]} learned vector(s)> {prompt}"
     if records.attack == "paraphrase":
         first = record.first_success
         return reworded(record.prompt, concept, class_words(concept)[first - 1]) if first else record.text
