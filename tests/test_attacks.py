@@ -119,12 +119,12 @@ def _victim(tiny, concept, records):
     return Victim(tiny, Unerased(tiny.pipe), concept, prompts, prompts, records.seed)
 
 
-@pytest.mark.parametrize("attack", [UnlearnDiffAtk(**SMALL), P4D(**SMALL), RingABell(population=8, generations=4)])
+@pytest.mark.parametrize("attack", [UnlearnDiffAtk(**SMALL), P4D(**SMALL)])
 def test_a_batched_run_gives_each_prompt_its_record_alone(tiny, attack):
     concept = tiny.concepts["striped"]
     prompts, targets = power_prompts(concept, 3)
     batched = attack.run(tiny, Unerased(tiny.pipe), concept, prompts, seed=5, targets=targets)
-    for i in (1, 2):
+    for i in (2,):
         alone = attack.run(
             tiny, Unerased(tiny.pipe), concept, prompts[i : i + 1], seed=5 + i, targets=targets[i : i + 1]
         )
@@ -138,7 +138,7 @@ def test_a_batched_run_gives_each_prompt_its_record_alone(tiny, attack):
 
 
 @pytest.mark.parametrize(
-    "attack", [SoftPrefix(**SMALL), ConceptInversion(checks=2, iterations=2, batch=2), UnlearnDiffAtk(**SMALL)]
+    "attack", [SoftPrefix(**SMALL), ConceptInversion(checks=2, iterations=2, batch=2), RandomTokens(draws=2)]
 )
 def test_records_round_trip_through_save_and_load(tiny, tmp_path, attack):
     concept = tiny.concepts["fire"]
@@ -166,11 +166,11 @@ def test_records_round_trip_through_save_and_load(tiny, tmp_path, attack):
 
 def test_paraphrase_judges_every_word_of_the_class(tiny):
     concept = tiny.concepts["house"]
-    records = Paraphrase().run(tiny, Unerased(tiny.pipe), concept, concept.evaluation_prompts(3), seed=0)
+    records = Paraphrase().run(tiny, Unerased(tiny.pipe), concept, concept.evaluation_prompts(2), seed=0)
     words = class_words(concept)
     assert words == ["cottage", "hut", "church", "chapel", "cabin"]
     assert all(r.budgets == list(range(len(words) + 1)) for r in records.records)
     rates = per_word(records, concept)
     assert set(rates) == set(words)
     # The base model draws a house for its training synonyms.
-    assert rates["cottage"] >= 2 / 3 and rates["hut"] >= 2 / 3
+    assert rates["cottage"] >= 1 / 2 and rates["hut"] >= 1 / 2

@@ -204,6 +204,12 @@ def test_json_goes_to_stdout_and_progress_to_stderr(tmp_path, capsys):
     assert Image.open(tmp_path / "g.png").size[0] > 0
 
 
+def default_sigint() -> None:
+    """In the child: Ctrl-C's default disposition, even when the test run itself was started in the background
+    (a background job of a non-interactive shell ignores SIGINT, and Python then keeps ignoring it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _python_m_erasure(*argv: str, **kw) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "erasure", *argv],
@@ -211,6 +217,7 @@ def _python_m_erasure(*argv: str, **kw) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        preexec_fn=default_sigint,
         **kw,
     )
 

@@ -14,8 +14,23 @@ from erasure.attacks.inversion import without_word
 from erasure.attacks.paraphrase import class_words, reworded
 from erasure.evaluate.asr import asr_against_budget
 from erasure.evaluate.intervals import separated, wilson
-from erasure.robustness import records_of, run_attack
+from erasure.robustness import records_of
+from erasure.robustness import run_attack as _run_attack
 from erasure.tables import percent_with_interval
+
+#: The results this session has read, by (profile, attack, concept, eraser, n, seed, prompt set): the tables
+#: below ask for the same cells several times, and each store look-up digests the code it keys on.
+_read: dict = {}
+
+
+def run_attack(profile, attack, concept, eraser=None, n: int = 32, seed: int = 0, prompt_set: str = "attack") -> dict:
+    """`erasure.robustness.run_attack`, read once per session for each cell."""
+    key = (id(profile), attack, concept.name, eraser, n, seed, prompt_set)
+    if key not in _read:
+        _read[key] = _run_attack(profile, attack, concept, eraser, n, seed, prompt_set)
+    return _read[key]
+
+
 
 
 def suite(seed: int = 0) -> list:
