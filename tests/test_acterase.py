@@ -6,31 +6,14 @@ import math
 import numpy as np
 import pytest
 import torch
-from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+from diffusers import StableDiffusionPipeline
+from shapes import sd14_shaped_unet
 
 from erasure.methods import ActErase, ErasedModel
 from erasure.methods.acterase import Moments, Patch, find_sites, make_patch
 from erasure.pipeline import generate
 
 FAST = {"num_inference_steps": 6, "guidance_scale": 5.0}
-
-
-def sd14_shaped_unet(cross_attention_dim: int = 384) -> UNet2DConditionModel:
-    """Stable Diffusion v1.4's UNet configuration (block types, layers, module names) with its channel
-    widths shrunk by 10x and random weights."""
-    torch.manual_seed(0)
-    return UNet2DConditionModel(
-        sample_size=16,
-        in_channels=4,
-        out_channels=4,
-        layers_per_block=2,
-        block_out_channels=(32, 64, 128, 128),
-        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=cross_attention_dim,
-        attention_head_dim=8,
-        norm_num_groups=8,
-    )
 
 
 def test_sd14_shaped_unet_is_hooked_at_the_same_16_ffn_sites():

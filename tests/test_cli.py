@@ -45,3 +45,26 @@ def test_erase_names_the_concepts_when_one_is_unknown(tmp_path):
     assert out.returncode == 1
     assert "unknown concept 'unicorn'" in out.stderr and "house" in out.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_every_baseline_is_reachable_by_name_and_sld_takes_its_presets(tmp_path):
+    out = _run("erase", "--method", "uce", "--concept", "heart", "--out", str(tmp_path / "uce"), "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1])["method"] == "uce"
+    assert json.loads((tmp_path / "uce" / "erased.json").read_text())["method"] == "uce"
+    out = _run("erase", "--method", "sld", "--set", "preset=max", "--concept", "heart", "--out", str(tmp_path / "sld"))
+    assert out.returncode == 0, out.stderr
+    assert json.loads((tmp_path / "sld" / "erased.json").read_text())["hyperparameters"]["sld_guidance_scale"] == 5000
+    bad_preset = ["--set", "preset=extreme", "--concept", "heart", "--out", str(tmp_path / "x")]
+    out = _run("erase", "--method", "sld", *bad_preset)
+    assert out.returncode == 1 and "preset must be one of weak, medium, strong, max" in out.stderr
+
+
+def test_the_attack_verb_refuses_an_advunlearn_model_rather_than_bypass_its_text_encoder(tmp_path):
+    folder = tmp_path / "adv"
+    set_fast = ["--set", "iterations=1", "--set", "warmup=1", "--set", "ddim_steps=2", "--set", "retain_batch=1"]
+    out = _run("erase", "--method", "advunlearn", "--concept", "heart", "--out", str(folder), *set_fast)
+    assert out.returncode == 0, out.stderr
+    out = _run("attack", "--erased", str(folder), "--attack", "unlearndiffatk", "--n", "2")
+    assert out.returncode == 1
+    assert "text encoder" in out.stderr and "refuses" in out.stderr

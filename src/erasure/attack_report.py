@@ -31,8 +31,6 @@ def run_attack(profile, attack, concept, eraser=None, n: int = 32, seed: int = 0
     return _read[key]
 
 
-
-
 def suite(seed: int = 0) -> list:
     """The attacks of the suite at their tiny defaults: the four of the papers, the zero-cost paraphrases and
     the soft prefix (the continuous upper bound)."""

@@ -308,6 +308,12 @@ def _cmd_attack(args) -> int:
     attack = cls(seed=args.seed, **({budget_field: args.budget} if args.budget else {}))
     if args.erased:
         record, spec = read_erased(args.erased, args.profile)
+        if record["method"] == "advunlearn":
+            raise ValueError(
+                f"{args.erased} is an AdvUnlearn model, whose erasure is in its text encoder; the attack suite "
+                "still encodes prompts with the base model's text encoder, which would bypass it, so this "
+                "version refuses rather than report a wrong rate (docs/baselines.md, AdvUnlearn)"
+            )
         if args.concept and args.concept != record["concept"]:
             raise ValueError(
                 f"{args.erased} erased {record['concept']!r}, not {args.concept!r}; run it without --concept"
@@ -389,7 +395,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--guidance", type=guidance_float, help="guidance scale (default: the profile's)")
     p.add_argument("--out", required=True, help="image file to write (.png or .jpg)")
     p = add("erase", _cmd_erase, "erase a concept with a method and save the erased model")
-    p.add_argument("--method", required=True, help="acterase, esd or aegis")
+    p.add_argument(
+        "--method",
+        required=True,
+        help="acterase, aegis, esd, esd_u, esd_x, uce, rece, advunlearn, salun, sld or conceptprune",
+    )
     p.add_argument("--concept", required=True, help="a concept of the profile's registry (see `concepts`)")
     p.add_argument("--out", required=True, help="folder to write the erased model to (must not exist, or be empty)")
     p.add_argument(
