@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, requires, version
 from pathlib import Path
 
 from erasure.paths import CONCEPTS_DIR, TINY_MODEL_DIR
+from erasure.prompt_sets import RECORDS, load_prompt_set, prompts_folder
 
 SD14_REPO = "CompVis/stable-diffusion-v1-4"
 
@@ -198,7 +199,19 @@ def _sd14_rows(required: bool) -> list[Row]:
         missing if problem else "PASS",
         f"does not run ({problem}); reinstall with ./run_all.sh" if problem else "loads and runs (nudenet 320n)",
     )
-    return [model, detector]
+    return [model, detector, *_prompt_set_rows(missing)]
+
+
+def _prompt_set_rows(missing: str) -> list[Row]:
+    """One row per sd14 prompt set: found and of the public version, or what to copy where."""
+    rows = []
+    for name in RECORDS:
+        try:
+            n = len(load_prompt_set(name, prompts_folder(), fetch=False))
+            rows.append(Row("sd14", f"prompt set {name}", "PASS", f"{n} prompts in {prompts_folder()}"))
+        except (FileNotFoundError, ValueError) as e:
+            rows.append(Row("sd14", f"prompt set {name}", missing, str(e)))
+    return rows
 
 
 def run_checks(profile: str = "tiny") -> list[Row]:
