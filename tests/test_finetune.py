@@ -73,15 +73,16 @@ def test_each_prefix_step_lowers_its_own_objective(tiny):
         a = stepped
 
 
-@pytest.mark.parametrize("method", [ESD, AEGIS])
-def test_a_short_run_lowers_the_erased_concepts_judged_rate(tiny, method):
-    """120 iterations at the tiny defaults erase the unsafe stand-in (the full 200 erase the object and
-    the style too: notebook 03, section 4)."""
+@pytest.mark.parametrize(("method", "iterations"), [(ESD, 40), (AEGIS, 120)])
+def test_a_short_run_lowers_the_erased_concepts_judged_rate(tiny, method, iterations):
+    """A short run at the tiny defaults erases the unsafe stand-in (ESD: 0% of 16 images after 40 iterations;
+    AEGIS, whose target moves with its AET, still draws 56% after 60 and needs about 120; the full 200 erase
+    the object and the style too: notebook 03, section 4)."""
     concept = tiny.concepts["fire"]
     prompts = concept.evaluation_prompts(16, seed=0)
     rate = lambda images: np.mean(tiny.judge.predict(images)[concept.judge_head] == concept.judge_label)
     before = rate(generate(tiny.pipe, prompts, progress=False))
-    erased = method.for_profile(tiny, iterations=120).erase(tiny.pipe, concept)
+    erased = method.for_profile(tiny, iterations=iterations).erase(tiny.pipe, concept)
     after = rate(erased(prompts, progress=False))
     assert after <= before - 0.5, (before, after)
 
