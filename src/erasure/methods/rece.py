@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 
 from erasure.methods.base import ErasedModel
 from erasure.methods.closed_form import ProjectionEdit, closed_form_edit
-from erasure.methods.finetune import DELTA_FILE, LOG_FILE, FineTunedModel, read_log
+from erasure.methods.finetune import DELTA_FILE, FineTunedModel
 from erasure.methods.options import finite, require
 from erasure.methods.uce import UCE
 from erasure.text import encode_prompts
@@ -112,14 +112,6 @@ class RECEModel(FineTunedModel):
 
     @classmethod
     def _load_files(cls, folder: Path, base, record: dict) -> RECEModel:
-        adversarial = {k: v for k, v in load_file(folder / ADVERSARIAL_FILE).items() if k != "none"}
-        changed = load_file(folder / DELTA_FILE)
-        return cls(
-            base,
-            record["concept"],
-            record["hyperparameters"],
-            record["info"],
-            changed,
-            read_log(folder / LOG_FILE),
-            adversarial,
-        )
+        erased = super()._load_files(folder, base, record)
+        erased.adversarial = {k: v for k, v in load_file(folder / ADVERSARIAL_FILE).items() if k != "none"}
+        return erased
