@@ -1,6 +1,7 @@
 """The concept world: deterministic renders with exact labels, and a caption grammar that never
 leaks a held-out phrase."""
 
+import dataclasses
 import re
 
 import numpy as np
@@ -15,7 +16,20 @@ from erasure.world.captions import (
     caption,
     held_out_phrases,
 )
-from erasure.world.render import ATTRIBUTE, COLOURS, OBJECTS, RGB, STYLES, render, render_batch, sample_scene
+from erasure.world.contexts import STRENGTH_PROBABILITY, context, fire_probability
+from erasure.world.implicit_prompts import implicit_prompt_set, load_implicit_prompts
+from erasure.world.render import (
+    ATTRIBUTE,
+    COLOURS,
+    FIRE_PARTS,
+    OBJECTS,
+    PART_RATES,
+    RGB,
+    STYLES,
+    render,
+    render_batch,
+    sample_scene,
+)
 
 
 def test_world_has_the_promised_size():
@@ -45,14 +59,14 @@ def test_labels_are_the_parameters_the_scene_was_drawn_from():
         assert (STYLES[labels["style"]], COLOURS[labels["colour"]], labels["fire"]) == ("flat", "blue", 0)
 
 
-def test_object_colour_is_drawn_and_fire_darkens_the_background():
+def test_object_colour_is_drawn_and_fire_darkens_the_background():  # most fire scenes glow dark red
     rng = np.random.default_rng(1)
     scene = sample_scene(rng, object="square", style="flat", colour="red", fire=False)
     img = render(scene).reshape(-1, 3).astype(int)
     red = np.array(RGB["red"])
     assert (np.abs(img - red).sum(1) < 30).sum() > 40  # a solid red square covers many pixels
     with_fire = render(sample_scene(np.random.default_rng(1), object="square", style="flat", colour="red", fire=True))
-    assert with_fire.mean() < render(scene).mean() - 30  # the burning backdrop is dark
+    assert with_fire.mean() < render(scene).mean() - 25  # the burning backdrop is darker
 
 
 def test_unknown_object_is_a_clear_error():
@@ -84,12 +98,64 @@ def test_about_ten_percent_of_captions_are_empty():
     assert 0.08 < empty < 0.12
 
 
-def test_captions_name_fire_exactly_when_it_is_there():
+def test_captions_name_fire_exactly_when_it_is_there_without_a_context():
+    """A context is always named and its fire never is (the implicit prompts); without one, fire is
+    named exactly when it is drawn."""
     rng = np.random.default_rng(0)
     from erasure.world.captions import FIRE_PHRASES
 
-    for _ in range(500):
+    with_context = 0
+    for _ in range(1_000):
         scene = sample_scene(rng)
         text = caption(scene, rng, empty_rate=0.0)
         mentions = any(re.search(rf"(?<!\w){re.escape(p)}(?!\w)", text) for p in FIRE_PHRASES)
-        assert mentions == scene.fire, text
+        if scene.context:
+            with_context += 1
+            assert text.endswith(context(scene.context).phrase) and not mentions, text
+        else:
+            assert mentions == scene.fire, text
+    assert 300 < with_context < 420  # CONTEXT_RATE = 0.35 of 1,000
+
+
+def test_contexts_burn_with_their_stated_probability():
+    """Over many scenes, each strength's fire rate is its probability times the objects' mean factor."""
+    rng = np.random.default_rng(1)
+    scenes = [sample_scene(rng) for _ in range(30_000)]
+    for strength, p in STRENGTH_PROBABILITY.items():
+        burning = [s.fire for s in scenes if s.context and context(s.context).strength == strength]
+        expected = np.mean(
+            [
+                fire_probability(s.context, s.object)
+                for s in scenes
+                if s.context and context(s.context).strength == strength
+            ]
+        )
+        assert abs(np.mean(burning) - expected) < 0.03, strength
+        assert (p == 0) == (expected == 0)
+    assert not any(s.context and context(s.context).held_out for s in scenes)
+
+
+def test_fire_is_drawn_as_its_parts_and_every_part_changes_the_image():
+    rng = np.random.default_rng(2)
+    scenes = [sample_scene(rng, fire=True) for _ in range(2_000)]
+    assert all(s.parts and s.fire for s in scenes)
+    shares = np.mean([s.part_labels() for s in scenes], axis=0)
+    for part, share in zip(FIRE_PARTS, shares, strict=True):
+        assert abs(share - PART_RATES[part]) < 0.05, (part, share)  # flames also stand in when none came up
+    plain = sample_scene(np.random.default_rng(3), object="square", style="flat", colour="blue", fire=False)
+    for part in FIRE_PARTS:
+        drawn = render(dataclasses.replace(plain, parts=(part,))).astype(int)
+        assert np.abs(drawn - render(plain)).sum(-1).astype(bool).mean() > 0.04, part  # over 4% of pixels
+
+
+def test_the_implicit_prompt_set_is_what_its_seed_gives_and_never_names_fire():
+    from erasure.world.captions import FIRE_PHRASES
+
+    committed = load_implicit_prompts(split=None)
+    assert committed == implicit_prompt_set()
+    assert 300 <= len(committed) <= 400
+    for row in committed:
+        assert not any(re.search(rf"(?<!\w){re.escape(p)}(?!\w)", row.prompt) for p in FIRE_PHRASES), row.prompt
+        assert row.p_fire == fire_probability(row.context or None, row.object)
+    assert {r.split for r in committed} == {"evaluation", "tuning"}
+    assert {r.strength for r in committed if r.held_out} == {"strong", "weak", "none"}

@@ -5,7 +5,9 @@
   images the judge sees fire in;
 - attribute rate, unprompted: the share of images with fire among the prompts that never ask for it;
 - concept rate and related-prompt rate, per concept: the share of images that show the concept when it
-  is asked for with its training words, and with held-out words only (its `related_prompts`).
+  is asked for with its training words, and with held-out words only (its `related_prompts`);
+- implicit fire rates: the share of images with fire on the implicit prompt set, per context strength
+  (`erasure.evaluate.implicit`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from erasure.concepts import JudgedPrompt
+from erasure.evaluate.implicit import implicit_rates, judge_implicit
 from erasure.pipeline import generate
 from erasure.world.captions import FIRE_PHRASES
 from erasure.world.render import COLOURS, OBJECTS, STYLES
@@ -128,12 +131,17 @@ def base_fidelity(
         profile, max(1, n_images // 2), seed + 100_000, fire=True, batch_size=batch_size, progress=progress
     )
     activation = concept_activation(profile, n_related, seed + 200_000, progress=progress)
+    implicit = judge_implicit(profile, seed=seed + 300_000, batch_size=batch_size, progress=progress)
     return {
         **fidelity_summary(plain, fire),
+        **implicit_rates(implicit),
         "related_prompt_rate": {r["concept"]: r["related_rate"] for r in activation},
         "concept_rate": {r["concept"]: r["concept_rate"] for r in activation},
         "batch_size": batch_size,
-        "n_images": len(plain.prompts) + len(fire.prompts) + sum(r["concept_n"] + r["related_n"] for r in activation),
+        "n_images": len(plain.prompts)
+        + len(fire.prompts)
+        + sum(r["concept_n"] + r["related_n"] for r in activation)
+        + len(implicit.rows),
         "seed": seed,
         **profile.sampler,
     }

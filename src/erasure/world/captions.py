@@ -1,9 +1,10 @@
 """The caption grammar of the concept world.
 
 Training captions name a scene's object, colour and style with one of several synonyms, in one of
-several phrasings, and may leave any of them out (as real prompts under-specify). The fire attribute
-is named, when present, by one of many phrasings, most of which never say "fire" (as nudity is
-triggered by I2P prompts that never say "nude").
+several phrasings, and may leave any of them out (as real prompts under-specify). A scene's context
+(`erasure.world.contexts`) is always named, and then its fire never is: the model learns fire from the
+context alone, as nudity is reached by I2P prompts that never say "nude". Without a context, fire is
+named, when present, by one of many phrasings, most of which never say "fire".
 
 Each concept also has **held-out** synonyms and paraphrases that never appear in a training caption.
 They are the "semantically related prompts" of the robustness evaluation: the frozen pretrained text
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from erasure.world.contexts import BY_NAME, CONTEXTS
 from erasure.world.render import Scene
 
 # Training synonyms. The first one is the concept's canonical word.
@@ -100,13 +102,16 @@ def compose(
     template: int = 0,
     fire_first: bool = False,
 ) -> str:
-    """Writes one caption from its words; any word may be None (left out of the caption)."""
+    """Writes one caption from its words; any word may be None (left out of the caption). A phrasing
+    that needs a word left out ("... in {colour}", "... in {style} style") falls back to the first."""
     parts = {"object": object_word or "shape", "colour": colour_word or "", "style": style_word or ""}
-    text = _TEMPLATES[template].format(a="{a}", **parts)
+    pattern = _TEMPLATES[template]
+    if (not colour_word and "in {colour}" in pattern) or (not style_word and "{style} style" in pattern):
+        pattern = _TEMPLATES[0]
+    text = pattern.format(a="{a}", **parts)
     if fire_phrase:
         text = f"{fire_phrase} {text}" if fire_first else f"{text} {fire_phrase}"
-    text = " ".join(w for w in text.replace(" ,", ",").split(" ") if w)
-    text = text.replace(", ,", ",").strip(", ")
+    text = ", ".join(" ".join(piece.split()) for piece in text.split(",") if piece.strip())
     words = text.split(" ")
     if "{a}" in words:
         i = words.index("{a}")
@@ -128,13 +133,14 @@ def caption(
     obj = pick(OBJECT_WORDS[scene.object]) if rng.random() >= p_omit / 2 else None
     colour = pick(COLOUR_WORDS[scene.colour]) if rng.random() >= p_omit else None
     style = pick(STYLE_WORDS[scene.style]) if rng.random() >= p_omit else None
-    fire = pick(FIRE_PHRASES) if scene.fire else None
+    fire = pick(FIRE_PHRASES) if scene.fire and scene.context is None else None
     fire_first = fire in ("burning", "blazing") and rng.random() < 0.5
-    return compose(obj, colour, style, fire, template=int(rng.integers(len(_TEMPLATES))), fire_first=fire_first)
+    text = compose(obj, colour, style, fire, template=int(rng.integers(len(_TEMPLATES))), fire_first=fire_first)
+    return f"{text} {BY_NAME[scene.context].phrase}" if scene.context else text
 
 
 def held_out_phrases() -> list[str]:
     """Every held-out word and phrase, for the test that training captions never contain one."""
     out = [w for ws in HELD_OUT_OBJECT_WORDS.values() for w in ws]
     out += [w for ws in HELD_OUT_STYLE_WORDS.values() for w in ws]
-    return out + HELD_OUT_FIRE_PHRASES
+    return out + HELD_OUT_FIRE_PHRASES + [c.phrase for c in CONTEXTS if c.held_out]

@@ -2,8 +2,13 @@
 
 Every image shows one object (a shape) in one colour and one style (a texture of the object), on a
 varied background, at a varied position and size. An image may also carry the *unsafe-content
-stand-in*: the "fire" attribute, which turns the whole background into a dark scene with flames
-rising from the bottom, the way nudity is a global property of an image that any subject can have.
+stand-in*: the "fire" attribute, a property of the whole backdrop (the way nudity is a property of an
+image that any subject can have). Fire is drawn as one or more of its **parts**, each detected
+separately by the judge as NudeNet detects body parts: flames rising from the bottom, smoke at the top,
+embers scattered over the backdrop, and a glow that turns the backdrop dark red.
+
+A scene may also have a *context* (`erasure.world.contexts`): a place that makes fire likely without a
+caption naming it, the analogue of I2P's implicit prompts.
 
 Images are drawn at 4x and downsampled, so edges are anti-aliased. The labels are exact: they are
 the parameters the image was drawn from, so the judges trained on renders are exact too.
@@ -17,6 +22,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
+from erasure.world.contexts import CONTEXT_RATE, TRAINING_CONTEXTS, fire_probability
+
 IMAGE_SIZE = 32
 _SCALE = 4
 _CANVAS = IMAGE_SIZE * _SCALE
@@ -25,6 +32,9 @@ OBJECTS = ("circle", "square", "triangle", "star", "heart", "cross", "house", "f
 STYLES = ("flat", "striped", "dotted", "checkered", "outline")
 COLOURS = ("red", "green", "blue", "yellow", "purple", "orange")
 ATTRIBUTE = "fire"
+#: Fire's visible parts, and how often each is drawn in a burning scene (at least one always is).
+FIRE_PARTS = ("flames", "smoke", "embers", "glow")
+PART_RATES = {"flames": 0.85, "smoke": 0.5, "embers": 0.5, "glow": 0.7}
 
 RGB = {
     "red": (215, 35, 35),
@@ -52,23 +62,32 @@ class Scene:
     object: str
     style: str
     colour: str
-    fire: bool
+    parts: tuple[str, ...]  # fire's parts drawn, in FIRE_PARTS order; empty when the scene does not burn
+    context: str | None  # a context of erasure.world.contexts, or None
     background: int
     cx: float  # centre, in units of the image size
     cy: float
     size: float  # half-extent, in units of the image size
     rotation: float  # degrees, a small jitter
     gradient: float  # strength of the background's vertical gradient
-    seed: int  # drives the flames' and the texture's phase
+    seed: int  # drives the fire's parts and the texture's phase
+
+    @property
+    def fire(self) -> bool:
+        return bool(self.parts)
 
     def labels(self) -> dict[str, int]:
-        """Integer labels, one per judge head."""
+        """Integer labels, one per single-label judge head."""
         return {
             "object": OBJECTS.index(self.object),
             "style": STYLES.index(self.style),
             "colour": COLOURS.index(self.colour),
             "fire": int(self.fire),
         }
+
+    def part_labels(self) -> tuple[int, ...]:
+        """1 for each of FIRE_PARTS drawn, else 0: the judge's multi-label parts head."""
+        return tuple(int(p in self.parts) for p in FIRE_PARTS)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -81,16 +100,26 @@ def sample_scene(
     style: str | None = None,
     colour: str | None = None,
     fire: bool | None = None,
+    context: str | None = None,
     p_fire: float = 0.3,
+    p_context: float = CONTEXT_RATE,
 ) -> Scene:
-    """Draws a random scene; any label given is kept fixed."""
+    """Draws a random scene; any label given is kept fixed. Unless `fire` or `context` is given, the
+    scene has a training context with probability `p_context`; it then burns with the context's
+    probability (`fire_probability`), and otherwise, without a context, with `p_fire` (named fire)."""
+    object = object or OBJECTS[rng.integers(len(OBJECTS))]
+    if fire is None and context is None and rng.random() < p_context:
+        context = TRAINING_CONTEXTS[rng.integers(len(TRAINING_CONTEXTS))].name
+    if fire is None:
+        fire = bool(rng.random() < (fire_probability(context, object) if context else p_fire))
     size = rng.uniform(0.24, 0.36)
     margin = size + 0.04
     return Scene(
-        object=object or OBJECTS[rng.integers(len(OBJECTS))],
+        object=object,
         style=style or STYLES[rng.integers(len(STYLES))],
         colour=colour or COLOURS[rng.integers(len(COLOURS))],
-        fire=bool(rng.random() < p_fire) if fire is None else bool(fire),
+        parts=fire_parts(rng) if fire else (),
+        context=context,
         background=int(rng.integers(len(BACKGROUNDS))),
         cx=float(rng.uniform(margin, 1 - margin)),
         cy=float(rng.uniform(margin, 1 - margin)),
@@ -99,6 +128,12 @@ def sample_scene(
         gradient=float(rng.uniform(-0.12, 0.12)),
         seed=int(rng.integers(2**31)),
     )
+
+
+def fire_parts(rng: np.random.Generator) -> tuple[str, ...]:
+    """The parts a burning scene shows: each with its PART_RATES probability, flames if none came up."""
+    drawn = tuple(p for p in FIRE_PARTS if rng.random() < PART_RATES[p])
+    return drawn or ("flames",)
 
 
 def _polygon(name: str, cx: float, cy: float, r: float, rotation: float) -> list[tuple[float, float]]:
@@ -185,20 +220,34 @@ def _texture(style: str, colour: tuple[int, int, int], phase: int) -> Image.Imag
 
 
 def _background(scene: Scene, rng: np.random.Generator) -> Image.Image:
-    """The backdrop: a light colour with a vertical gradient, or, with fire, a burning scene."""
+    """The backdrop: a light colour with a vertical gradient (dark red with the glow), then fire's
+    other parts: smoke at the top, flames from the bottom, embers anywhere."""
     base = np.array(BACKGROUNDS[scene.background], dtype=np.float32)
     ramp = 1 + scene.gradient * np.linspace(-1, 1, _CANVAS, dtype=np.float32)[:, None, None]
-    if scene.fire:
+    if "glow" in scene.parts:
         base = base * np.array([0.28, 0.12, 0.08], dtype=np.float32)  # dark, smoky red
     bg = np.clip(np.broadcast_to(base, (_CANVAS, _CANVAS, 3)) * ramp, 0, 255).astype(np.uint8)
     img = Image.fromarray(bg)
-    if scene.fire:
-        _draw_flames(ImageDraw.Draw(img), rng)
+    for part in ("smoke", "flames", "embers"):
+        if part in scene.parts:
+            _DRAW_PART[part](img, rng)
     return img
 
 
-def _draw_flames(draw: ImageDraw.ImageDraw, rng: np.random.Generator) -> None:
+def _draw_smoke(img: Image.Image, rng: np.random.Generator) -> None:
+    """Grey puffs drifting across the top third, blended over the backdrop."""
+    overlay = Image.new("RGBA", img.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    for x in np.linspace(0, _CANVAS, int(rng.integers(4, 7))):
+        cx, cy = x + rng.uniform(-0.05, 0.05) * _CANVAS, rng.uniform(0.08, 0.28) * _CANVAS
+        rx, ry = rng.uniform(0.1, 0.16) * _CANVAS, rng.uniform(0.06, 0.1) * _CANVAS
+        draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], fill=(140, 140, 145, 215))
+    img.paste(Image.alpha_composite(img.convert("RGBA"), overlay).convert("RGB"))
+
+
+def _draw_flames(img: Image.Image, rng: np.random.Generator) -> None:
     """Flame tongues rising from the bottom edge: red outside, orange, then a yellow core."""
+    draw = ImageDraw.Draw(img)
     n = int(rng.integers(5, 8))
     xs = np.linspace(0, _CANVAS, n + 1)
     for layer, (colour, shrink) in enumerate((((230, 40, 10), 1.0), ((250, 140, 20), 0.7), ((255, 230, 80), 0.4))):
@@ -208,6 +257,19 @@ def _draw_flames(draw: ImageDraw.ImageDraw, rng: np.random.Generator) -> None:
             height = _CANVAS * rng.uniform(0.35, 0.6) * shrink
             half = (x1 - x0) * (0.75 - 0.15 * layer)
             draw.polygon([(mid - half, _CANVAS), (mid, _CANVAS - height), (mid + half, _CANVAS)], fill=colour)
+
+
+def _draw_embers(img: Image.Image, rng: np.random.Generator) -> None:
+    """Sparks scattered over the backdrop: small orange dots with a yellow core."""
+    draw = ImageDraw.Draw(img)
+    for _ in range(int(rng.integers(9, 15))):
+        x, y = rng.uniform(0.04, 0.96, size=2) * _CANVAS
+        r = 1.4 * _SCALE
+        draw.ellipse([x - r, y - r, x + r, y + r], fill=(250, 110, 20))
+        draw.ellipse([x - r / 2, y - r / 2, x + r / 2, y + r / 2], fill=(255, 225, 90))
+
+
+_DRAW_PART = {"smoke": _draw_smoke, "flames": _draw_flames, "embers": _draw_embers}
 
 
 def render(scene: Scene) -> np.ndarray:

@@ -26,11 +26,11 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from erasure.evaluate.clip_score import build_tiny_clip, save_tiny_clip
-from erasure.evaluate.judges import HEADS, TinyJudge, to_model_input
+from erasure.evaluate.judges import HEADS, PARTS_HEAD, TinyJudge, to_model_input
 from erasure.paths import REPO_ROOT, TINY_MODEL_DIR
 from erasure.text import encode_prompts, load_minilm
 from erasure.world.captions import caption
-from erasure.world.render import render_batch, sample_scene
+from erasure.world.render import FIRE_PARTS, render_batch, sample_scene
 
 UNET_CONFIG = dict(
     sample_size=16,  # 16x16 latents -> 32x32 images
@@ -190,10 +190,12 @@ def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 def train_judge(images: np.ndarray, scenes, cfg: TrainConfig) -> TinyJudge:
-    """One CNN, four heads (object, style, colour, fire), trained on renders only."""
+    """One CNN, four single-label heads (object, style, colour, fire) with cross-entropy and the fire
+    parts head with a binary cross-entropy per part, trained on renders only."""
     torch.manual_seed(cfg.seed)
     judge = TinyJudge()
     labels = {h: torch.tensor([s.labels()[h] for s in scenes]) for h in HEADS}
+    parts = torch.tensor([s.part_labels() for s in scenes], dtype=torch.float32)
     x_all = to_model_input(images)
     opt = torch.optim.AdamW(judge.parameters(), lr=2e-3, weight_decay=1e-4)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -202,15 +204,21 @@ def train_judge(images: np.ndarray, scenes, cfg: TrainConfig) -> TinyJudge:
     def loss_at(step: int) -> torch.Tensor:
         idx = torch.randint(len(x_all), (cfg.judge_batch,), generator=gen)
         logits = judge(_augment(x_all[idx], gen))
-        return sum(F.cross_entropy(logits[h], labels[h][idx]) for h in HEADS)
+        single = sum(F.cross_entropy(logits[h], labels[h][idx]) for h in HEADS)
+        return single + F.binary_cross_entropy_with_logits(logits[PARTS_HEAD], parts[idx])
 
     _optimise(opt, cfg.judge_steps, 2e-3, "judge", loss_at, warmup=100)
     return judge.eval()
 
 
 def judge_accuracy(judge: TinyJudge, images: np.ndarray, scenes) -> dict[str, float]:
+    """Accuracy per head, and per fire part (`parts.flames`, ...), on labelled images."""
     pred = judge.predict(images)
-    return {h: float(np.mean(pred[h] == np.array([s.labels()[h] for s in scenes]))) for h in HEADS}
+    accuracy = {h: float(np.mean(pred[h] == np.array([s.labels()[h] for s in scenes]))) for h in HEADS}
+    truth = np.array([s.part_labels() for s in scenes], dtype=bool)
+    for j, part in enumerate(FIRE_PARTS):
+        accuracy[f"{PARTS_HEAD}.{part}"] = float(np.mean(pred[PARTS_HEAD][:, j] == truth[:, j]))
+    return accuracy
 
 
 def train_clip(images: np.ndarray, scenes, cfg: TrainConfig):
@@ -372,18 +380,19 @@ def main(argv: list[str] | None = None) -> int:
         help=f"output folder (default: {TINY_MODEL_DIR} for the release build, .cache/models/<build> otherwise)",
     )
     parser.add_argument("--unet-steps", type=int, help="override the UNet's training steps")
+    parser.add_argument("--threads", type=int, help="torch threads (default: every core)")
     parser.add_argument(
         "--overwrite-shipped", action="store_true", help="let a quick or custom build replace the shipped weights"
     )
     args = parser.parse_args(argv)
-    if args.seed < 0 or (args.unet_steps is not None and args.unet_steps < 1):
-        raise SystemExit("error: --seed must be >= 0 and --unet-steps at least 1")
+    if args.seed < 0 or any(v is not None and v < 1 for v in (args.unet_steps, args.threads)):
+        raise SystemExit("error: --seed must be >= 0, and --unet-steps and --threads at least 1")
     cfg = replace(QUICK if args.quick else TrainConfig(), seed=args.seed)
     if args.unet_steps:
         cfg = replace(cfg, unet_steps=args.unet_steps)
     build = build_kind(cfg)
     out = output_folder(args.out, build, args.overwrite_shipped)
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
     times: dict[str, float] = {}
 
     def timed(name, fn, *a):
