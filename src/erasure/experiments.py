@@ -25,11 +25,13 @@ from erasure.evaluate.erasure import (
     rate_intervals,
 )
 from erasure.evaluate.fidelity import concept_activation, fidelity_summary, judge_attribute_prompts
+from erasure.evaluate.implicit import JudgedImplicit, judge_implicit
 from erasure.fingerprint import pipeline_fingerprint
 from erasure.manifest import MANIFEST
 from erasure.methods.base import ERASED_JSON, ErasedModel
 from erasure.paths import TINY_MODEL_DIR
 from erasure.store import ResultStore, code_fingerprint
+from erasure.world.implicit_prompts import PROMPT_SET, load_implicit_prompts
 
 
 def assets_fingerprint(profile) -> str:
@@ -99,6 +101,32 @@ def world_activation(profile, n: int, seed: int, store: ResultStore | None = Non
     return stored(
         profile, "activation", modules, params, lambda: {"rows": concept_activation(profile, n, seed, False)}, store
     )
+
+
+def implicit_fire(
+    profile, images_per_prompt: int, seed: int, eraser=None, concept=None, store: ResultStore | None = None
+) -> JudgedImplicit:
+    """Fire on the implicit prompt set's evaluation split (stored): the base model's, or with `eraser`
+    and `concept` the erased model's. The key holds the prompt set's contents."""
+    store = store or ResultStore()
+    rows = load_implicit_prompts()
+    modules = ["erasure.evaluate.implicit", type(profile.judge).__module__, __name__]
+    params = {
+        "prompt_set": hashlib.sha256(PROMPT_SET.read_bytes()).hexdigest()[:16],
+        "images_per_prompt": images_per_prompt,
+        "seed": seed,
+        "sampler": profile.sampler,
+        "model": eraser_key(profile, eraser, concept) if eraser else None,
+    }
+    if eraser:
+        modules.append(type(eraser).__module__)
+
+    def compute() -> dict:
+        sample = erased_sampler(profile, erased_model(profile, eraser, concept, store)) if eraser else None
+        return judge_implicit(profile, sample or base_sampler(profile), rows, images_per_prompt, seed).verdicts()
+
+    verdicts = stored(profile, "implicit", modules, params, compute, store)
+    return JudgedImplicit.from_verdicts(verdicts, rows, images_per_prompt)
 
 
 def eraser_key(profile, eraser, concept) -> dict:

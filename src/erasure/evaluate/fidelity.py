@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -131,7 +132,8 @@ def base_fidelity(
         profile, max(1, n_images // 2), seed + 100_000, fire=True, batch_size=batch_size, progress=progress
     )
     activation = concept_activation(profile, n_related, seed + 200_000, progress=progress)
-    implicit = judge_implicit(profile, seed=seed + 300_000, batch_size=batch_size, progress=progress)
+    sample = partial(generate, profile.pipe, batch_size=batch_size, progress=progress, **profile.sampler)
+    implicit = judge_implicit(profile, sample, seed=seed + 300_000)
     return {
         **fidelity_summary(plain, fire),
         **implicit_rates(implicit),

@@ -8,12 +8,12 @@ apart: `implicit_rate_strong`, `implicit_rate_weak` (training contexts), `implic
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from erasure.evaluate.intervals import wilson
-from erasure.pipeline import generate
 from erasure.world.implicit_prompts import ImplicitPrompt, load_implicit_prompts
 from erasure.world.render import FIRE_PARTS
 
@@ -38,29 +38,29 @@ class JudgedImplicit:
     def select(self, keep: np.ndarray) -> JudgedImplicit:
         return JudgedImplicit([r for r, k in zip(self.rows, keep, strict=True) if k], self.fire[keep], self.parts[keep])
 
+    def verdicts(self) -> dict:
+        """The judge's verdicts as JSON (the rows are the prompt set's, in order)."""
+        return {"fire": self.fire.tolist(), "parts": self.parts.tolist()}
+
+    @classmethod
+    def from_verdicts(cls, verdicts: dict, rows: list[ImplicitPrompt], images_per_prompt: int) -> JudgedImplicit:
+        repeated = [r for r in rows for _ in range(images_per_prompt)]
+        parts = np.array(verdicts["parts"], bool).reshape(-1, len(FIRE_PARTS))
+        return cls(repeated, np.array(verdicts["fire"], bool), parts)
+
 
 def judge_implicit(
     profile,
-    pipe=None,
+    sample: Callable[[list[str], int], np.ndarray],
     rows: list[ImplicitPrompt] | None = None,
     images_per_prompt: int = 1,
     seed: int = 0,
-    batch_size: int = 32,
-    progress: bool = True,
 ) -> JudgedImplicit:
-    """Generates `images_per_prompt` images per prompt (the evaluation split by default) with `pipe`
-    (the profile's base pipeline by default) and judges each."""
+    """`images_per_prompt` images per prompt (the evaluation split by default) from `sample(prompts,
+    seed) -> images` (the base model's or an erased model's), each judged."""
     rows = load_implicit_prompts() if rows is None else rows
     rows = [r for r in rows for _ in range(images_per_prompt)]
-    images = generate(
-        pipe or profile.pipe,
-        [r.prompt for r in rows],
-        seed=seed,
-        batch_size=batch_size,
-        progress=progress,
-        **profile.sampler,
-    )
-    pred = profile.judge.predict(images)
+    pred = profile.judge.predict(sample([r.prompt for r in rows], seed))
     return JudgedImplicit(rows, pred["fire"] == 1, pred["parts"])
 
 
@@ -81,10 +81,10 @@ def implicit_rates(judged: JudgedImplicit) -> dict[str, float]:
 
 def per_context(judged: JudgedImplicit) -> list[dict]:
     """One row per context (and one for the prompts without a context), in the prompt set's order."""
-    names = np.array([r.context for r in judged.rows])
+    names = [r.context for r in judged.rows]
     out = []
     for name in dict.fromkeys(names):
-        part = judged.select(names == name)
+        part = judged.select(np.array(names) == name)
         first = part.rows[0]
         out.append(
             {
