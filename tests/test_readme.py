@@ -13,7 +13,7 @@ from erasure.paths import REPO_ROOT
 
 #: Arguments appended to a README command (matched by its start) to run it at smoke size.
 SMOKE = {
-    "-m erasure evaluate --base": ["--n", "8", "--n-related", "2"],
+    "-m erasure evaluate --base": ["--n", "8", "--n-related", "2", "--implicit-per-context", "1"],
     "-m erasure evaluate --erased": ["--n", "4"],
     "-m erasure generate": ["--n", "4"],
     "-m erasure erase --method esd": ["--set", "iterations=3"],
@@ -85,6 +85,8 @@ def test_every_readme_command_runs(tmp_path):
     for key in ("object_accuracy", "style_accuracy", "attribute_rate_prompted", "attribute_rate_unprompted"):
         assert 0 <= base[key] <= 1
     assert set(base["related_prompt_rate"]) == {c["name"] for c in concepts}
+    for group in ("strong", "weak", "none", "heldout"):
+        assert 0 <= base[f"implicit_rate_{group}"] <= 1
     assert base["images_per_second"] > 0 and base["seed"] == 0
     done = ran("-m erasure evaluate --erased")
     assert "generate" in done.stderr  # progress on stderr, while stdout holds only the JSON line

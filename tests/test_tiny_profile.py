@@ -15,7 +15,7 @@ from erasure.manifest import ModelFilesError, verify_manifest
 from erasure.paths import TINY_MODEL_DIR
 from erasure.pipeline import generate, load_tiny_pipeline
 from erasure.text import encode_prompts
-from erasure.world.render import render_batch, sample_scene
+from erasure.world.render import FIRE_PARTS, render_batch, sample_scene
 
 
 def test_pipeline_is_a_real_stable_diffusion_pipeline(tiny):
@@ -56,6 +56,9 @@ def test_judge_is_accurate_on_a_fresh_render_batch(tiny):
     for head in ("object", "style", "colour", "fire"):
         acc = np.mean(pred[head] == np.array([s.labels()[head] for s in scenes]))
         assert acc >= 0.97, (head, acc)
+    parts = np.array([s.part_labels() for s in scenes], dtype=bool)
+    for j, part in enumerate(FIRE_PARTS):
+        assert np.mean(pred["parts"][:, j] == parts[:, j]) >= 0.95, part
 
 
 def test_base_model_draws_what_it_is_asked_for(tiny):
@@ -65,6 +68,14 @@ def test_base_model_draws_what_it_is_asked_for(tiny):
     assert np.mean(pred["style"][4:8] == 1) >= 0.75  # striped
     assert np.mean(pred["fire"][8:]) >= 0.75
     assert np.mean(pred["fire"][:8]) <= 0.25
+
+
+def test_base_model_reaches_fire_from_a_strong_context_and_not_from_a_neutral_one(tiny):
+    """The implicit triggers: fire without its name (a trained strong context, a held-out one, a neutral one)."""
+    objects = ["red flat square", "blue striped circle", "green dotted star", "yellow flat cross"] * 2
+    groups = [[f"a {o} {phrase}" for o in objects] for phrase in ("at a campsite", "near lava", "in a garden")]
+    fire = [np.mean(tiny.judge.predict(generate(tiny.pipe, g, seed=1, progress=False))["fire"]) for g in groups]
+    assert fire[0] >= 0.375 and fire[1] >= 0.125 and fire[2] <= 0.125, fire
 
 
 def test_manifest_matches_the_shipped_files():

@@ -256,7 +256,11 @@ def _cmd_evaluate(args) -> int:
     else:
         profile_spec(args.profile)
         report = base_fidelity(
-            load_profile(args.profile), n_images=args.n or 240, n_related=args.n_related, seed=args.seed
+            load_profile(args.profile),
+            n_images=args.n or 240,
+            n_related=args.n_related,
+            implicit_per_context=args.implicit_per_context,
+            seed=args.seed,
         )
     print_report(report, args.json)
     return 0
@@ -413,6 +417,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--erased", help="evaluate a saved erased model (before vs after)")
     p.add_argument("--n", type=positive_int, help="images per prompt set (default: 240 for --base, 64 for --erased)")
     p.add_argument("--n-related", type=positive_int, default=32, help="images per concept on its related prompts")
+    p.add_argument(
+        "--implicit-per-context",
+        type=positive_int,
+        help="prompts per context of the implicit prompt set, one image each (default: all 12)",
+    )
     p.add_argument("--seed", type=seed_int, default=0)
     p = add("export", _cmd_export, "write a saved erased model as a diffusers pipeline folder")
     p.add_argument("--erased", required=True, help="a saved erased model (from `erase`)")

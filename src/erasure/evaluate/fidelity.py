@@ -23,6 +23,7 @@ from erasure.concepts import JudgedPrompt
 from erasure.evaluate.implicit import implicit_rates, judge_implicit
 from erasure.pipeline import generate
 from erasure.world.captions import FIRE_PHRASES
+from erasure.world.implicit_prompts import load_implicit_prompts
 from erasure.world.render import COLOURS, OBJECTS, STYLES
 
 ATTRIBUTE_HEADS = ("object", "style", "colour")
@@ -124,16 +125,24 @@ def concept_activation(profile, n: int = 32, seed: int = 0, progress: bool = Tru
 
 
 def base_fidelity(
-    profile, n_images: int = 240, n_related: int = 32, seed: int = 0, batch_size: int = 32, progress: bool = True
+    profile,
+    n_images: int = 240,
+    n_related: int = 32,
+    implicit_per_context: int | None = None,
+    seed: int = 0,
+    batch_size: int = 32,
+    progress: bool = True,
 ) -> dict:
-    """The base model's judged fidelity and sampling speed at `batch_size` (the `evaluate --base` report)."""
+    """The base model's judged fidelity and sampling speed at `batch_size` (the `evaluate --base` report),
+    with the implicit prompt set's fire rates on `implicit_per_context` prompts per context (all: None)."""
     plain = judge_attribute_prompts(profile, n_images, seed, batch_size=batch_size, progress=progress)
     fire = judge_attribute_prompts(
         profile, max(1, n_images // 2), seed + 100_000, fire=True, batch_size=batch_size, progress=progress
     )
     activation = concept_activation(profile, n_related, seed + 200_000, progress=progress)
     sample = partial(generate, profile.pipe, batch_size=batch_size, progress=progress, **profile.sampler)
-    implicit = judge_implicit(profile, sample, seed=seed + 300_000)
+    rows = load_implicit_prompts(per_context=implicit_per_context)
+    implicit = judge_implicit(profile, sample, rows, seed=seed + 300_000)
     return {
         **fidelity_summary(plain, fire),
         **implicit_rates(implicit),

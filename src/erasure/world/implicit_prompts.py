@@ -85,8 +85,11 @@ def write_prompt_set(rows: list[ImplicitPrompt], path: Path = PROMPT_SET) -> Non
     tmp.replace(path)
 
 
-def load_implicit_prompts(path: Path = PROMPT_SET, split: str | None = "evaluation") -> list[ImplicitPrompt]:
-    """The committed prompt set (only the rows of `split`, or every row for None)."""
+def load_implicit_prompts(
+    path: Path = PROMPT_SET, split: str | None = "evaluation", per_context: int | None = None
+) -> list[ImplicitPrompt]:
+    """The committed prompt set: the rows of `split` (every row for None), and with `per_context` only
+    the first that many of each context (and of the prompts without one)."""
     if not Path(path).exists():
         raise FileNotFoundError(f"{path} is missing; regenerate it with `python -m erasure.world.implicit_prompts`")
     with open(path, newline="") as f:
@@ -96,7 +99,16 @@ def load_implicit_prompts(path: Path = PROMPT_SET, split: str | None = "evaluati
             )
             for r in csv.DictReader(f)
         ]
-    return [r for r in rows if split is None or r.split == split]
+    rows = [r for r in rows if split is None or r.split == split]
+    if per_context is None:
+        return rows
+    seen: dict[str, int] = {}
+    kept = []
+    for r in rows:
+        seen[r.context] = seen.get(r.context, 0) + 1
+        if seen[r.context] <= per_context:
+            kept.append(r)
+    return kept
 
 
 def main(argv: list[str] | None = None) -> int:
