@@ -22,8 +22,8 @@ from safetensors.torch import load_file
 from erasure.check import nudenet_problem, run_checks, tiny_model_row
 from erasure.cli import main
 from erasure.methods import ESD, ActErase, ErasedModel
-from erasure.methods.acterase import conditional_rows
 from erasure.methods.finetune import DELTA_FILE, Finetuner
+from erasure.methods.hooks import prompted_rows
 from erasure.paths import REPO_ROOT, TINY_MODEL_DIR
 from erasure.pipeline import generate, quiet
 from erasure.plots import image_grid
@@ -190,9 +190,9 @@ def test_the_unconditional_rows_are_found_wherever_they_sit(tiny):
     pipe = tiny.pipe
     null = encode_prompts(pipe.tokenizer, pipe.text_encoder, [""])
     c = encode_prompts(pipe.tokenizer, pipe.text_encoder, ["a house", "", "a red fish", ""])
-    assert conditional_rows(c, null).tolist() == [True, False, True, False]
+    assert prompted_rows(c, null).tolist() == [True, False, True, False]
     cond, uncond = pipe.encode_prompt(["a house", "a fish"], "cpu", 1, True)
-    assert conditional_rows(torch.cat([uncond, cond]), null).tolist() == [False, False, True, True]
+    assert prompted_rows(torch.cat([uncond, cond]), null).tolist() == [False, False, True, True]
 
 
 # ---- 7. smaller things a user meets --------------------------------------------------------------------------

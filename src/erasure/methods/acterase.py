@@ -31,6 +31,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from erasure.methods.base import ErasedModel
+from erasure.methods.hooks import CurrentTimestep
 from erasure.methods.options import finite, require
 from erasure.text import encode_prompts
 
@@ -64,38 +65,6 @@ def find_sites(unet, site: str = "ffn") -> dict[str, torch.nn.Module]:
     if not sites:
         raise ValueError(f"this UNet has no module ending in {SITES[site]!r}: it has no transformer blocks to patch")
     return sites
-
-
-class TimestepTracker:
-    """Remembers, for the UNet call in progress (a forward pre-hook), its integer timestep and, given
-    the empty prompt's embedding `null`, which rows of the batch are conditioned on a prompt: those whose
-    text embedding is not `null`. The unconditional half of a classifier-free-guidance batch is found
-    by what it is, not by where it sits, so whether an image is patched never depends on its batch."""
-
-    def __init__(self, unet, null: torch.Tensor | None = None):
-        self.t: int | None = None
-        self.conditional: torch.Tensor | None = None  # (B,) bool, when `null` is given
-        self.null = null
-        self.handle = unet.register_forward_pre_hook(self._hook, with_kwargs=True)
-
-    def _hook(self, module, args, kwargs):
-        t = kwargs["timestep"] if "timestep" in kwargs else args[1]
-        self.t = int(t.flatten()[0]) if torch.is_tensor(t) else int(t)
-        if self.null is not None:
-            c = kwargs["encoder_hidden_states"] if "encoder_hidden_states" in kwargs else args[2]
-            self.conditional = conditional_rows(c, self.null)
-
-    def remove(self) -> None:
-        self.handle.remove()
-
-
-def conditional_rows(c: torch.Tensor, null: torch.Tensor) -> torch.Tensor:
-    """(B,) bool: the rows of text embeddings `c` (B, L, d) that are not the empty prompt's `null`
-    (1, L, d), to the precision a batched text encoder reproduces it."""
-    if c.shape[1:] != null.shape[1:]:
-        return torch.ones(len(c), dtype=torch.bool, device=c.device)
-    null = null.to(c.device, c.dtype)
-    return ~torch.isclose(c, null.expand_as(c), rtol=1e-3, atol=1e-4).flatten(1).all(dim=1)
 
 
 # ---- step 1: statistics from prompt pairs ---------------------------------------------------------
@@ -134,7 +103,7 @@ def collect_statistics(
     token-averaged activation of the conditional half of the CFG batch, keyed by integer timestep."""
     unet = pipe.unet
     moments = {name: Moments() for name in find_sites(unet, site)}
-    tracker = TimestepTracker(unet)
+    tracker = CurrentTimestep(unet)
     cfg = guidance_scale > 1
 
     def recorder(name):
@@ -263,7 +232,7 @@ class Patch:
             )
         if cfg_policy == "cond" and null is None:
             raise ValueError("cfg_policy 'cond' needs the empty prompt's embedding: pass null=encode_prompts(…, [''])")
-        tracker = TimestepTracker(unet, null if cfg_policy == "cond" else None)
+        tracker = CurrentTimestep(unet, null if cfg_policy == "cond" else None)
         steps = len(self.timesteps) if patch_steps is None else patch_steps
         # Per layer, (T, d) tensors on the UNet's device and dtype: which channels, their target and concept
         # levels. Full-width masks rather than index lists: a masked `where` is cheaper than gather/scatter.
@@ -290,8 +259,8 @@ class Patch:
                     replace = mask & (distance(level) < distance(target))
                 elif gate == "channel":
                     replace = mask & ((output - level).abs() < (output - target).abs())
-                if tracker.conditional is not None:
-                    replace = replace & tracker.conditional.view(-1, 1, 1)
+                if tracker.prompted is not None:
+                    replace = replace & tracker.prompted.view(-1, 1, 1)
                 output.copy_(torch.where(replace, target, output))
                 return output
 

@@ -1,9 +1,5 @@
 """What the methods that act through UNet hooks share: reading a UNet call's inputs, its integer timestep,
-and which rows of its batch are conditioned on a prompt (SLD, ConceptPrune's statistics).
-
-ActErase keeps its own `TimestepTracker` and `conditional_rows` (same rule) until its file next changes:
-editing it recomputes every stored ActErase result, so the move waits for a run that recomputes them anyway.
-"""
+and which rows of its batch are conditioned on a prompt (ActErase, SLD, ConceptPrune)."""
 
 from __future__ import annotations
 
@@ -33,14 +29,22 @@ def prompted_rows(c: torch.Tensor, null: torch.Tensor) -> torch.Tensor:
 
 
 class CurrentTimestep:
-    """The integer timestep of the UNet call in progress (a forward pre-hook on the UNet)."""
+    """The integer timestep of the UNet call in progress (a forward pre-hook on the UNet) and, given the
+    empty prompt's embedding `null`, which rows of its batch are prompted (`prompted`, (B,) bool). CFG's
+    unconditional half is found by what it is, not where it sits, so a hook's effect on an image never
+    depends on the batch it falls in."""
 
-    def __init__(self, unet):
+    def __init__(self, unet, null: torch.Tensor | None = None):
         self.t: int | None = None
+        self.prompted: torch.Tensor | None = None
+        self.null = null
         self.handle = unet.register_forward_pre_hook(self._hook, with_kwargs=True)
 
     def _hook(self, module, args, kwargs):
-        self.t = integer_timestep(unet_inputs(args, kwargs)[1])
+        _, t, c = unet_inputs(args, kwargs)
+        self.t = integer_timestep(t)
+        if self.null is not None:
+            self.prompted = prompted_rows(c, self.null)
 
     def remove(self) -> None:
         self.handle.remove()
