@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import torch
+
 from erasure import __version__
 
 
@@ -60,11 +62,37 @@ def test_every_baseline_is_reachable_by_name_and_sld_takes_its_presets(tmp_path)
     assert out.returncode == 1 and "preset must be one of weak, medium, strong, max" in out.stderr
 
 
-def test_the_attack_verb_refuses_an_advunlearn_model_rather_than_bypass_its_text_encoder(tmp_path):
+def test_an_advunlearn_model_is_attacked_through_its_own_text_encoder(tmp_path):
+    """The attack suite encodes with the attacked model's text encoder, so AdvUnlearn's erasure is not bypassed."""
+    from erasure.attacks.base import Victim
+    from erasure.methods.base import ErasedModel
+    from erasure.profiles import load_profile
+
     folder = tmp_path / "adv"
-    set_fast = ["--set", "iterations=1", "--set", "warmup=1", "--set", "ddim_steps=2", "--set", "retain_batch=1"]
+    set_fast = ["--set", "iterations=2", "--set", "warmup=1", "--set", "ddim_steps=2", "--set", "retain_batch=1"]
     out = _run("erase", "--method", "advunlearn", "--concept", "heart", "--out", str(folder), *set_fast)
     assert out.returncode == 0, out.stderr
-    out = _run("attack", "--erased", str(folder), "--attack", "unlearndiffatk", "--n", "2")
-    assert out.returncode == 1
-    assert "text encoder" in out.stderr and "refuses" in out.stderr
+    profile = load_profile("tiny")
+    erased = ErasedModel.load(folder, base=profile.pipe)
+    victim = Victim(profile, erased, profile.concepts["heart"], [], [], 0)
+    prompts = ["a red flat heart"]
+    with erased.applied() as pipe:
+        theirs, _ = pipe.encode_prompt(prompts, "cpu", 1, False)
+    assert torch.allclose(victim.encode(prompts), theirs, atol=1e-5)
+    assert not torch.allclose(victim.encode(prompts), profile.pipe.encode_prompt(prompts, "cpu", 1, False)[0])
+    out = _run(
+        "attack",
+        "--erased",
+        str(folder),
+        "--attack",
+        "unlearndiffatk",
+        "--n",
+        "1",
+        "--budget",
+        "1",
+        "--json",
+        "--out",
+        str(tmp_path / "records"),
+    )
+    assert out.returncode == 0, out.stderr
+    assert 0 <= json.loads(out.stdout.strip().splitlines()[-1])["asr"] <= 1

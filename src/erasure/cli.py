@@ -312,12 +312,6 @@ def _cmd_attack(args) -> int:
     attack = cls(seed=args.seed, **({budget_field: args.budget} if args.budget else {}))
     if args.erased:
         record, spec = read_erased(args.erased, args.profile)
-        if record["method"] == "advunlearn":
-            raise ValueError(
-                f"{args.erased} is an AdvUnlearn model, whose erasure is in its text encoder; the attack suite "
-                "still encodes prompts with the base model's text encoder, which would bypass it, so this "
-                "version refuses rather than report a wrong rate (docs/baselines.md, AdvUnlearn)"
-            )
         if args.concept and args.concept != record["concept"]:
             raise ValueError(
                 f"{args.erased} erased {record['concept']!r}, not {args.concept!r}; run it without --concept"

@@ -205,7 +205,9 @@ class Victim:
 
     @property
     def text_encoder(self):
-        return self.profile.pipe.text_encoder
+        """The attacked model's text encoder: AdvUnlearn's erasure lives in it; the base model and every other
+        method encode with the base pipeline's."""
+        return getattr(self.model, "text_encoder", self.profile.pipe.text_encoder)
 
     def encode(self, prompts: list[str]) -> torch.Tensor:
         return encode_prompts(self.tokenizer, self.text_encoder, prompts)

@@ -17,21 +17,17 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 
 from erasure.methods.base import ErasedModel
 from erasure.methods.defaults import ProfileDefaults
-from erasure.methods.finetune import LOG_FILE, FineTunedModel, Finetuner, finish, read_log, train, write_log
+from erasure.methods.finetune import FineTunedModel, Finetuner, finish, train
 from erasure.methods.options import finite, require
-from erasure.pipeline import quiet
 from erasure.text import encode_with_prefix, random_token_embeddings
 
 LAYERS = ("all", "first")
@@ -187,30 +183,6 @@ class AdvUnlearnModel(FineTunedModel):
     """The base pipeline with AdvUnlearn's text encoder (its changed tensors); the UNet is the base one."""
 
     method = "advunlearn"
+    component = "text_encoder"
+    delta_file = TEXT_DELTA_FILE
     files = (TEXT_DELTA_FILE,)
-
-    def text_encoder(self):
-        """The erased text encoder, a copy of the base one with the trained tensors."""
-        encoder = copy.deepcopy(self.base.text_encoder)
-        encoder.load_state_dict(self.changed, strict=False)
-        return encoder.eval()
-
-    @contextmanager
-    def applied(self) -> Iterator:
-        from diffusers import StableDiffusionPipeline
-
-        if self._pipe is None:
-            self._pipe = quiet(StableDiffusionPipeline, **{**self.base.components, "text_encoder": self.text_encoder()})
-            self._pipe.set_progress_bar_config(disable=True)
-        yield self._pipe
-
-    def _save_files(self, folder: Path) -> None:
-        save_file({n: t.to(torch.float16).contiguous() for n, t in self.changed.items()}, folder / TEXT_DELTA_FILE)
-        write_log(folder / LOG_FILE, self.log)
-
-    @classmethod
-    def _load_files(cls, folder: Path, base, record: dict) -> AdvUnlearnModel:
-        changed = load_file(folder / TEXT_DELTA_FILE)
-        return cls(
-            base, record["concept"], record["hyperparameters"], record["info"], changed, read_log(folder / LOG_FILE)
-        )

@@ -253,8 +253,11 @@ def write_log(file: Path, rows: list[dict]) -> None:
 
 
 class FineTunedModel(ErasedModel):
-    """A base pipeline with some of its UNet's tensors replaced by fine-tuned ones."""
+    """A base pipeline with some tensors of one of its components (the UNet, unless a subclass says
+    otherwise) replaced by fine-tuned ones, saved in `delta_file`."""
 
+    component = "unet"
+    delta_file = DELTA_FILE
     files = (DELTA_FILE,)
 
     def __init__(
@@ -271,31 +274,45 @@ class FineTunedModel(ErasedModel):
         self.log = log or []
         self._pipe = None
 
-    def unet(self):
-        """The fine-tuned UNet as a plain diffusers `UNet2DConditionModel`."""
-        unet = copy.deepcopy(self.base.unet)
-        missing = set(self.changed) - set(unet.state_dict())
+    def changed_component(self):
+        """A copy of the base pipeline's `component` with the fine-tuned tensors."""
+        module = copy.deepcopy(getattr(self.base, self.component))
+        missing = set(self.changed) - set(module.state_dict())
         if missing:
-            raise ValueError(f"the erased model changes tensors this base UNet lacks: {sorted(missing)[:3]}…")
-        unet.load_state_dict(self.changed, strict=False)
-        return unet.eval()
+            raise ValueError(
+                f"the erased model changes tensors this base {self.component} lacks: {sorted(missing)[:3]}…"
+            )
+        module.load_state_dict(self.changed, strict=False)
+        return module.eval()
+
+    def unet(self):
+        """The erased model's UNet as a plain diffusers `UNet2DConditionModel` (the base one if it changed
+        another component)."""
+        return self.changed_component() if self.component == "unet" else self.base.unet
+
+    @property
+    def text_encoder(self):
+        """The text encoder prompts are encoded with under this model (the fine-tuned one if it changed)."""
+        with self.applied() as pipe:
+            return pipe.text_encoder
 
     @contextmanager
     def applied(self) -> Iterator:
         from diffusers import StableDiffusionPipeline
 
         if self._pipe is None:
-            self._pipe = quiet(StableDiffusionPipeline, **{**self.base.components, "unet": self.unet()})
+            components = {**self.base.components, self.component: self.changed_component()}
+            self._pipe = quiet(StableDiffusionPipeline, **components)
             self._pipe.set_progress_bar_config(disable=True)
         yield self._pipe
 
     def _save_files(self, folder: Path) -> None:
-        save_file({n: t.to(torch.float16).contiguous() for n, t in self.changed.items()}, folder / DELTA_FILE)
+        save_file({n: t.to(torch.float16).contiguous() for n, t in self.changed.items()}, folder / self.delta_file)
         write_log(folder / LOG_FILE, self.log)
 
     @classmethod
     def _load_files(cls, folder: Path, base, record: dict) -> FineTunedModel:
-        changed = load_file(folder / DELTA_FILE)
+        changed = load_file(folder / cls.delta_file)
         return cls(
             base, record["concept"], record["hyperparameters"], record["info"], changed, read_log(folder / LOG_FILE)
         )
