@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import torch
 
-from erasure.attacks.token_search import SearchState, TokenSearch, block_timesteps, random_vocabulary_ids
+from erasure.attacks.token_search import SearchState, TokenSearch, random_vocabulary_ids
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,6 @@ class SoftPrefix(TokenSearch):
 
     def tokens(self, state: SearchState, active: list[int]) -> torch.Tensor:
         return torch.stack([state.parameters[i] for i in active])
-
-    def timestep(self, generator, check: int, train_steps: int) -> int:
-        return block_timesteps(self.checks, train_steps)[check - 1]
 
     def embeddings(self, state: SearchState) -> torch.Tensor:
         """Every attacked prompt's vectors (N, k, d); zeros for a prompt broken with no attack."""

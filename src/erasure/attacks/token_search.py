@@ -41,7 +41,7 @@ class SearchState:
 class TokenSearch(Attack):
     """The shared loop. Subclasses set `k`, `iterations` (steps per block), `checks`, `lr`, `weight_decay`,
     `seed`, and say how tokens are parametrised (`init`, `tokens`, `after_step`, `ids`) and which timestep and
-    loss a step uses (`timestep`, `loss`)."""
+    loss a step uses (`loss`, and `timestep` where it is not UnlearnDiffAtk's block schedule)."""
 
     #: Whether the k tokens replace the prompt (P4D-N) rather than precede it (UnlearnDiffAtk's prefix).
     replaces: bool = False
@@ -66,7 +66,8 @@ class TokenSearch(Attack):
         return None
 
     def timestep(self, generator: torch.Generator, check: int, train_steps: int) -> int:
-        raise NotImplementedError
+        """The timestep of block `check` (from 1): UnlearnDiffAtk's schedule unless an attack draws its own."""
+        return block_timesteps(self.checks, train_steps)[check - 1]
 
     def teacher(self, victim: Victim, x_t: torch.Tensor, t: torch.Tensor, active: list[int]) -> torch.Tensor | None:
         """A base-model prediction the loss needs (P4D), computed before the block; None for most."""

@@ -23,7 +23,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from erasure.attacks.token_search import SearchState, TokenSearch, block_timesteps
+from erasure.attacks.token_search import SearchState, TokenSearch
 
 
 class SampledOneHot(torch.autograd.Function):
@@ -75,6 +75,3 @@ class UnlearnDiffAtk(TokenSearch):
 
     def ids(self, state: SearchState, active: list[int]) -> torch.Tensor:
         return state.vocabulary[torch.stack([state.parameters[i].argmax(-1) for i in active])]
-
-    def timestep(self, generator, check: int, train_steps: int) -> int:
-        return block_timesteps(self.checks, train_steps)[check - 1]
