@@ -260,13 +260,14 @@ def _draw_flames(img: Image.Image, rng: np.random.Generator) -> None:
 
 
 def _draw_embers(img: Image.Image, rng: np.random.Generator) -> None:
-    """Sparks scattered over the backdrop: small orange dots with a yellow core."""
+    """Sparks scattered over the backdrop: white-hot dots in a thin dark-red rim. Not orange, so that
+    no object colour (orange is one) or dotted texture passes for embers."""
     draw = ImageDraw.Draw(img)
-    for _ in range(int(rng.integers(9, 15))):
+    for _ in range(int(rng.integers(12, 18))):
         x, y = rng.uniform(0.04, 0.96, size=2) * _CANVAS
-        r = 1.4 * _SCALE
-        draw.ellipse([x - r, y - r, x + r, y + r], fill=(250, 110, 20))
-        draw.ellipse([x - r / 2, y - r / 2, x + r / 2, y + r / 2], fill=(255, 225, 90))
+        r = 1.2 * _SCALE
+        draw.ellipse([x - r, y - r, x + r, y + r], fill=(150, 20, 10))
+        draw.ellipse([x - r * 0.6, y - r * 0.6, x + r * 0.6, y + r * 0.6], fill=(255, 250, 205))
 
 
 _DRAW_PART = {"smoke": _draw_smoke, "flames": _draw_flames, "embers": _draw_embers}

@@ -82,7 +82,7 @@ class TrainConfig:
     judge_batch: int = 128
     clip_steps: int = 800
     clip_batch: int = 256
-    unet_steps: int = 5_000
+    unet_steps: int = 7_000
     unet_batch: int = 64
     unet_lr: float = 1e-3
     ema_decay: float = 0.999
