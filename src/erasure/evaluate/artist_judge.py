@@ -39,6 +39,11 @@ ARTISTS = (
 )
 
 
+def top_k_report(judge: str, artist: str, top_k: int, hits: np.ndarray) -> dict:
+    """The share of images in which `artist` is among the judge's top k, with the judge and k named."""
+    return {"judge": judge, "artist": artist, "top_k": top_k, "n_images": len(hits), "rate": float(hits.mean())}
+
+
 def load_openai_clip(path: str | Path | None = None, device: str = "cpu"):
     """open_clip ViT-L/14 with OpenAI's weights, from `path` or open_clip's cache, offline:
     (model, tokenizer, preprocess)."""
@@ -77,13 +82,7 @@ class ClipArtistJudge:
         if artist not in self.artists:
             raise ValueError(f"{artist!r} is not among the judge's artists")
         hits = (self.ranks(images)[:, : self.top_k] == self.artists.index(artist)).any(axis=1)
-        return {
-            "judge": "CLIP zero-shot",
-            "artist": artist,
-            "top_k": self.top_k,
-            "n_images": len(hits),
-            "rate": float(hits.mean()),
-        }
+        return top_k_report("CLIP zero-shot", artist, self.top_k, hits)
 
 
 class WikiArtJudge:
@@ -103,10 +102,4 @@ class WikiArtJudge:
             raise ValueError(f"the classifier has no label {label!r}")
         tops = self.classify([Image.fromarray(im) for im in images], top_k=self.top_k)
         hits = np.array([any(p["label"] == label for p in top) for top in tops])
-        return {
-            "judge": "WikiArt classifier",
-            "artist": label,
-            "top_k": self.top_k,
-            "n_images": len(hits),
-            "rate": float(hits.mean()),
-        }
+        return top_k_report("WikiArt classifier", label, self.top_k, hits)
