@@ -154,6 +154,12 @@ SD14_JUDGE_WEIGHTS = (
         "open_clip_config.json",
         "the style tables",
     ),
+    (
+        "CLIP score: CLIP ViT-B/32 (OpenAI weights)",
+        "timm/vit_base_patch32_clip_224.openai",
+        "open_clip_config.json",
+        "every table's CLIP score",
+    ),
 )
 
 
@@ -222,7 +228,28 @@ def _sd14_rows(required: bool) -> list[Row]:
         else Row("sd14", what, missing, f"not in the Hugging Face cache; `huggingface-cli download {repo}` ({use})")
         for what, repo, marker, use in SD14_JUDGE_WEIGHTS
     ]
-    return [model, detector, *judges, *_prompt_set_rows(missing)]
+    return [model, detector, *judges, *_fid_rows(missing), *_prompt_set_rows(missing)]
+
+
+def _fid_rows(missing: str) -> list[Row]:
+    """FID's Inception weights, and the real COCO-10k images it compares generations with."""
+    from erasure.evaluate.fid import coco_images_folder, image_files, inception_weights_path, missing_weights_message
+
+    weights = inception_weights_path()
+    inception = Row(
+        "sd14",
+        "FID Inception-v3 (pytorch-fid)",
+        "PASS" if weights.is_file() else missing,
+        str(weights) if weights.is_file() else missing_weights_message(weights),
+    )
+    folder, item = coco_images_folder(), "FID real images (COCO-10k)"
+    fix = "set ERASURE_COCO_IMAGES to the folder of COCO-10k's real images (AdvUnlearn's data/imgs/coco_10k)"
+    if folder is None:
+        return [inception, Row("sd14", item, missing, f"not set; {fix}")]
+    try:
+        return [inception, Row("sd14", item, "PASS", f"{len(image_files(folder))} images in {folder}")]
+    except FileNotFoundError as e:
+        return [inception, Row("sd14", item, missing, f"{e}; {fix}")]
 
 
 def _prompt_set_rows(missing: str) -> list[Row]:

@@ -4,7 +4,7 @@ Two judges, each named with its top-k in every report:
 
 - **CLIP zero-shot** (the default): CLIP's image embedding against "a painting by {artist}" for every
   artist of a list; an image shows the artist when the artist is among the k most similar. Any open_clip
-  model works; `load_openai_clip` loads ViT-L/14 (OpenAI weights) from a local file or open_clip's cache.
+  model works; `erasure.evaluate.openai_clip.load_openai_clip` loads ViT-L/14 (OpenAI weights) offline.
 - **a WikiArt classifier** (an option): a transformers image-classification model given by its folder, as
   UnlearnDiffAtk's `style_eval.py` runs one (`pipeline("image-classification")`, labels such as
   `vincent-van-gogh`); an image shows the artist when its label is among the top k.
@@ -42,23 +42,6 @@ ARTISTS = (
 def top_k_report(judge: str, artist: str, top_k: int, hits: np.ndarray) -> dict:
     """The share of images in which `artist` is among the judge's top k, with the judge and k named."""
     return {"judge": judge, "artist": artist, "top_k": top_k, "n_images": len(hits), "rate": float(hits.mean())}
-
-
-def load_openai_clip(path: str | Path | None = None, device: str = "cpu"):
-    """open_clip ViT-L/14 with OpenAI's weights, from `path` or open_clip's cache, offline:
-    (model, tokenizer, preprocess)."""
-    import open_clip
-
-    try:
-        model, _, preprocess = open_clip.create_model_and_transforms(
-            "ViT-L-14", pretrained=str(path) if path else "openai", device=device
-        )
-    except (RuntimeError, OSError, ValueError) as e:
-        raise FileNotFoundError(
-            f"CLIP ViT-L/14 (OpenAI weights) is not {'at ' + str(path) if path else 'in open_clip cache'}; "
-            "download it where there is a network or give the path to its weights file"
-        ) from e
-    return model.eval(), open_clip.get_tokenizer("ViT-L-14"), preprocess
 
 
 class ClipArtistJudge:
