@@ -112,7 +112,10 @@ if [[ "$mode" == test ]]; then
     .venv/bin/python -m pytest "${notebooks[@]}" "${nbval[@]}" -p no:cacheprovider
     exit 0
   fi
-  .venv/bin/python -m pytest tests notebooks "${nbval[@]}" -p no:cacheprovider
+  # Two workers of one thread each (pytest-xdist): on 2 cores this beats one process of two threads, whose
+  # small tensor operations scale poorly; each test file and each notebook stays whole on one worker, in order.
+  OMP_NUM_THREADS=1 .venv/bin/python -m pytest tests notebooks "${nbval[@]}" -p no:cacheprovider \
+    -n "${ERASURE_TEST_WORKERS:-2}" --dist loadfile
   .venv/bin/ruff check .
   exit 0
 fi

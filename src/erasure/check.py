@@ -126,18 +126,41 @@ SD14_COMPONENTS = {
 }
 
 
+def hf_cache_snapshot(repo: str, marker: str) -> Path | None:
+    """The newest Hugging Face cache snapshot of `repo` that holds the file `marker`, or None."""
+    hub = Path(
+        os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", Path.home() / ".cache/huggingface")) / "hub"
+    )
+    snapshots = hub / f"models--{repo.replace('/', '--')}" / "snapshots"
+    found = sorted(snapshots.glob(f"*/{marker}")) if snapshots.is_dir() else []
+    return found[-1].parent if found else None
+
+
 def sd14_weights_path() -> Path | None:
     """Where SD v1.4 should be: $ERASURE_SD14_PATH, else the newest Hugging Face cache snapshot; None if
     neither names a folder (whether it holds a usable model is `sd14_folder_problems`' question)."""
     explicit = os.environ.get("ERASURE_SD14_PATH")
     if explicit:
         return Path(explicit) if Path(explicit).is_dir() else None
-    hub = Path(
-        os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", Path.home() / ".cache/huggingface")) / "hub"
-    )
-    snapshots = hub / f"models--{SD14_REPO.replace('/', '--')}" / "snapshots"
-    found = sorted(snapshots.glob("*/model_index.json")) if snapshots.is_dir() else []
-    return found[-1].parent if found else None
+    return hf_cache_snapshot(SD14_REPO, "model_index.json")
+
+
+#: The sd14 judges' weights: (what, Hugging Face repo, a file the snapshot must hold, what needs them).
+SD14_JUDGE_WEIGHTS = (
+    ("object judge: ResNet-50 (microsoft/resnet-50)", "microsoft/resnet-50", "config.json", "the object tables"),
+    (
+        "style judge: CLIP ViT-L/14 (OpenAI weights)",
+        "timm/vit_large_patch14_clip_224.openai",
+        "open_clip_config.json",
+        "the style tables",
+    ),
+    (
+        "CLIP score: CLIP ViT-B/32 (OpenAI weights)",
+        "timm/vit_base_patch32_clip_224.openai",
+        "open_clip_config.json",
+        "every table's CLIP score",
+    ),
+)
 
 
 def sd14_folder_problems(folder: Path) -> list[str]:
@@ -199,7 +222,34 @@ def _sd14_rows(required: bool) -> list[Row]:
         missing if problem else "PASS",
         f"does not run ({problem}); reinstall with ./run_all.sh" if problem else "loads and runs (nudenet 320n)",
     )
-    return [model, detector, *_prompt_set_rows(missing)]
+    judges = [
+        Row("sd14", what, "PASS", str(found))
+        if (found := hf_cache_snapshot(repo, marker))
+        else Row("sd14", what, missing, f"not in the Hugging Face cache; `huggingface-cli download {repo}` ({use})")
+        for what, repo, marker, use in SD14_JUDGE_WEIGHTS
+    ]
+    return [model, detector, *judges, *_fid_rows(missing), *_prompt_set_rows(missing)]
+
+
+def _fid_rows(missing: str) -> list[Row]:
+    """FID's Inception weights, and the real COCO-10k images it compares generations with."""
+    from erasure.evaluate.fid import coco_images_folder, image_files, inception_weights_path, missing_weights_message
+
+    weights = inception_weights_path()
+    inception = Row(
+        "sd14",
+        "FID Inception-v3 (pytorch-fid)",
+        "PASS" if weights.is_file() else missing,
+        str(weights) if weights.is_file() else missing_weights_message(weights),
+    )
+    folder, item = coco_images_folder(), "FID real images (COCO-10k)"
+    fix = "set ERASURE_COCO_IMAGES to the folder of COCO-10k's real images (AdvUnlearn's data/imgs/coco_10k)"
+    if folder is None:
+        return [inception, Row("sd14", item, missing, f"not set; {fix}")]
+    try:
+        return [inception, Row("sd14", item, "PASS", f"{len(image_files(folder))} images in {folder}")]
+    except FileNotFoundError as e:
+        return [inception, Row("sd14", item, missing, f"{e}; {fix}")]
 
 
 def _prompt_set_rows(missing: str) -> list[Row]:
