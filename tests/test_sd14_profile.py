@@ -39,9 +39,7 @@ def test_prompt_pairs_differ_by_the_concept_alone(registry):
             assert any(w in with_concept for w in concept.erase) and not any(w in without for w in concept.erase)
 
 
-@needs_copies
-def test_retained_prompts_are_the_other_objects_with_their_labels(registry, monkeypatch):
-    monkeypatch.setenv("ERASURE_PROMPTS", str(REFERENCE))
+def test_retained_prompts_are_the_other_objects_with_their_labels(registry):
     retained = registry["church"].retained(registry, n_per_concept=1)
     assert len(retained) == 9 and {r.label for r in retained} == {
         c.judge_label for c in registry if c.task == "object" and c.name != "church"

@@ -99,6 +99,10 @@ class Concept:
             from erasure.prompt_sets import load_prompt_set
 
             return self._sample([p.prompt for p in load_prompt_set(self.prompt_set)], n, seed)
+        return self.template_prompts(n, seed)
+
+    def template_prompts(self, n: int | None = None, seed: int = 0) -> list[str]:
+        """The evaluation template's prompts with the canonical word (offline, for any profile)."""
         return self._sample(self._fill(self.templates["evaluation"], self.erase[0]), n, seed)
 
     def related_prompts(self, n: int | None = None, seed: int = 0) -> list[str]:
@@ -127,7 +131,7 @@ class Concept:
 
     def retained(self, registry: Registry, n_per_concept: int | None = None, seed: int = 0) -> list[JudgedPrompt]:
         """Judged prompts for the concepts that must survive the erasure: the other concepts of the
-        same task (for the nudity stand-in: every object, prompted without it)."""
+        same task (for the nudity stand-in: every object, prompted without it), from their templates."""
         if self.task == "nudity":
             others = [c for c in registry if c.task == "object"]
         else:
@@ -135,7 +139,7 @@ class Concept:
         return [
             JudgedPrompt(p, other.judge_head, other.judge_label)
             for other in others
-            for p in other.evaluation_prompts(n_per_concept, seed)
+            for p in other.template_prompts(n_per_concept, seed)
         ]
 
 
