@@ -49,9 +49,9 @@ case "$profile" in
   tiny) ;;
   sd14)
     # Checked before the environment is set up (minutes), and before any committed notebook is touched.
-    echo "run_all.sh: the sd14 profile is not available yet in this version (its judges and prompt loaders" \
-         "are still to come); run the tiny profile, and \`python -m erasure check --profile sd14\` to see" \
-         "what sd14 will need" >&2
+    echo "run_all.sh: the notebooks' sd14 path is not available yet in this version (the profile itself loads:" \
+         "\`load_profile(\"sd14\")\`, its judges, FID and CLIP score); run the tiny profile, and" \
+         "\`python -m erasure check --profile sd14\` to see what sd14 will need" >&2
     exit 2 ;;
   *) echo "run_all.sh: unknown profile '$profile' (use tiny or sd14)" >&2; exit 2 ;;
 esac

@@ -114,7 +114,6 @@ CASES = {
     "erase --out over a model": ["erase", "--method", "esd", "--concept", "fish", "--out", "{files}/good"],
     "erase --profile sd14": [*ERASE, "--profile", "sd14"],
     "erase --profile nosuch": [*ERASE, "--profile", "nosuch"],
-    "concepts --profile sd14": ["concepts", "--profile", "sd14"],
     "export ActErase": ["export", "--erased", "{files}/acterase", "--out", "{out}/pipe"],
     "export over a user's folder": ["export", "--erased", "{files}/good", "--out", "{files}/users_folder"],
     "export a damaged model": ["export", "--erased", "{files}/truncated", "--out", "{out}/pipe"],

@@ -163,8 +163,9 @@ def _cmd_concepts(args) -> int:
     if args.json:
         print(json.dumps([{"name": c.name, "task": c.task, "stands_for": c.stands_for} for c in registry]))
     else:
+        width = max(len(c.name) for c in registry)
         for c in registry:
-            print(f"{c.name:<10} {c.task:<7} stands for {c.stands_for or '-':<14} erase: {', '.join(c.erase)}")
+            print(f"{c.name:<{width}} {c.task:<7} stands for {c.stands_for or '-':<14} erase: {', '.join(c.erase)}")
     return 0
 
 

@@ -1,7 +1,10 @@
 """The concept registry: what can be erased, with which prompts, and how a judge recognises it.
 
 A `Concept` carries everything a method or an evaluation needs about one concept, so that no
-method or notebook hard-codes a prompt. The tiny profile's registry is `data/concepts/tiny.yaml`.
+method or notebook hard-codes a prompt. Each profile has its registry: `data/concepts/tiny.yaml` and
+`data/concepts/sd14.yaml`. A tiny concept's prompts are expanded over the world's attributes and its
+label is its index in the world; an sd14 concept names its judge label (an ImageNet class, an artist) and
+may take its evaluation prompts from a public prompt set (`erasure.prompt_sets`).
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import yaml
 from erasure.world.render import COLOURS, OBJECTS, STYLES
 
 TASKS = ("object", "style", "nudity")
-# Which judge head sees a concept of each task, in the tiny world.
+# Which judge head sees a concept of each task, in the tiny world (a registry may name others).
 JUDGE_HEAD = {"object": "object", "style": "style", "nudity": "fire"}
+# The attributes a tiny template may enumerate, besides the concept's own word.
+ATTRIBUTES = {"colour": COLOURS, "style": STYLES, "object": OBJECTS}
 
 
 @dataclass(frozen=True)
@@ -31,10 +36,12 @@ class JudgedPrompt:
 
 @dataclass(frozen=True)
 class Concept:
-    """One erasable concept (tiny profile).
+    """One erasable concept.
 
     `erase` are the concept's training words (the first one is canonical), `related` its held-out
-    words, `anchor` the neutral word a mapping method may map it to.
+    words, `anchor` the neutral word a mapping method may map it to. `label` is the judge's label for it
+    (tiny: its index in the world), `head` the judge head that sees it, and `prompt_set` the public prompt
+    set its evaluation prompts come from (none: the evaluation template).
     """
 
     name: str
@@ -44,6 +51,9 @@ class Concept:
     anchor: str = ""
     stands_for: str | None = None
     templates: dict = field(default_factory=dict, repr=False, compare=False)
+    label: int | None = None
+    head: str | None = None
+    prompt_set: str | None = None
 
     @property
     def erase_prompt(self) -> str:
@@ -52,27 +62,28 @@ class Concept:
 
     @property
     def judge_head(self) -> str:
-        return JUDGE_HEAD[self.task]
+        return self.head or JUDGE_HEAD[self.task]
 
     @property
     def judge_label(self) -> int:
+        if self.label is not None:
+            return self.label
         if self.task == "object":
             return OBJECTS.index(self.name)
         if self.task == "style":
             return STYLES.index(self.name)
         return 1
 
-    def _fill(self, template: str, word: str) -> list[str]:
-        """Every prompt the template gives for a word, over the other attributes (sorted, stable)."""
-        others = {
-            "object": {"colour": COLOURS, "style": STYLES},
-            "style": {"colour": COLOURS, "object": OBJECTS},
-            "nudity": {"colour": COLOURS, "style": STYLES, "object": OBJECTS},
-        }[self.task]
-        keys = list(others)
+    def _fill(self, template: str | list[str], word: str) -> list[str]:
+        """Every prompt the template (or each of a list of templates) gives for a word, over the world
+        attributes it names (sorted, stable)."""
+        if not isinstance(template, str):
+            return [p for t in template for p in self._fill(t, word)]
+        keys = [k for k in ATTRIBUTES if "{" + k + "}" in template]
+        fill = {"word": word, "other": "{other}", "anchor": self.anchor}
         return [
-            " ".join(template.format(word=word, other="{other}", **dict(zip(keys, values, strict=True))).split())
-            for values in itertools.product(*(others[k] for k in keys))
+            " ".join(template.format(**fill, **dict(zip(keys, values, strict=True))).split())
+            for values in itertools.product(*(ATTRIBUTES[k] for k in keys))
         ]
 
     def _sample(self, prompts: list[str], n: int | None, seed: int) -> list[str]:
@@ -82,7 +93,16 @@ class Concept:
         return [prompts[i] for i in sorted(idx)]
 
     def evaluation_prompts(self, n: int | None = None, seed: int = 0) -> list[str]:
-        """Prompts that ask for the concept with its canonical word (the erased rate's prompts)."""
+        """Prompts that ask for the concept (the erased rate's prompts): its prompt set's, else the evaluation
+        template's with the canonical word."""
+        if self.prompt_set:
+            from erasure.prompt_sets import load_prompt_set
+
+            return self._sample([p.prompt for p in load_prompt_set(self.prompt_set)], n, seed)
+        return self.template_prompts(n, seed)
+
+    def template_prompts(self, n: int | None = None, seed: int = 0) -> list[str]:
+        """The evaluation template's prompts with the canonical word (offline, for any profile)."""
         return self._sample(self._fill(self.templates["evaluation"], self.erase[0]), n, seed)
 
     def related_prompts(self, n: int | None = None, seed: int = 0) -> list[str]:
@@ -111,7 +131,7 @@ class Concept:
 
     def retained(self, registry: Registry, n_per_concept: int | None = None, seed: int = 0) -> list[JudgedPrompt]:
         """Judged prompts for the concepts that must survive the erasure: the other concepts of the
-        same task (for the nudity stand-in: every object, prompted without it)."""
+        same task (for the nudity stand-in: every object, prompted without it), from their templates."""
         if self.task == "nudity":
             others = [c for c in registry if c.task == "object"]
         else:
@@ -119,7 +139,7 @@ class Concept:
         return [
             JudgedPrompt(p, other.judge_head, other.judge_label)
             for other in others
-            for p in other.evaluation_prompts(n_per_concept, seed)
+            for p in other.template_prompts(n_per_concept, seed)
         ]
 
 
@@ -148,6 +168,9 @@ class Registry:
                     anchor=entry.get("anchor", ""),
                     stands_for=entry.get("stands_for"),
                     templates=spec["templates"][entry["task"]],
+                    label=entry.get("label"),
+                    head=spec.get("judge_heads", JUDGE_HEAD)[entry["task"]],
+                    prompt_set=entry.get("prompt_set"),
                 )
             )
         return cls(concepts)

@@ -1,5 +1,6 @@
 """A profile is everything an experiment runs on: the pipeline, the judges, the CLIP model, the
-concept registry and the sampler settings. `load_profile("tiny")` is the offline CPU default."""
+concept registry and the sampler settings. `load_profile("tiny")` is the offline CPU default;
+`load_profile("sd14")` is Stable Diffusion v1.4 with the papers' judges."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from erasure.concepts import Registry
 from erasure.paths import CONCEPTS_DIR, TINY_MODEL_DIR
 from erasure.pipeline import TINY_SAMPLER, load_tiny_pipeline
 
+#: The sd14 sampler: DDIM, 50 steps, guidance 7.5 (the papers sample with 50-100 DDIM steps at 7.5).
+SD14_SAMPLER = {"num_inference_steps": 50, "guidance_scale": 7.5}
+
 PROFILES = ("tiny", "sd14")
 
 
@@ -17,7 +21,7 @@ PROFILES = ("tiny", "sd14")
 class Profile:
     name: str
     pipe: Any  # a diffusers StableDiffusionPipeline
-    judge: Any  # tiny: TinyJudge
+    judge: Any  # tiny: TinyJudge; sd14: Sd14Judge
     clip: Any  # (model, tokenizer)
     concepts: Registry
     sampler: dict = field(default_factory=dict)
@@ -34,30 +38,45 @@ class ProfileSpec:
 
 
 def profile_spec(name: str) -> ProfileSpec:
-    """The profile's settings without its models; an unknown or unavailable profile fails here."""
+    """The profile's settings without its models; an unknown profile fails here."""
     if name == "tiny":
         return ProfileSpec("tiny", dict(TINY_SAMPLER), Registry.from_yaml(CONCEPTS_DIR / "tiny.yaml"))
     if name == "sd14":
-        raise NotImplementedError(
-            "the sd14 profile is not available yet in this version of the artifact (its judges and prompt "
-            "loaders are still to come); use --profile tiny, and `python -m erasure check --profile sd14` "
-            "to see what it will need"
-        )
+        return ProfileSpec("sd14", dict(SD14_SAMPLER), Registry.from_yaml(CONCEPTS_DIR / "sd14.yaml"))
     raise ValueError(f"unknown profile {name!r}: use one of {', '.join(PROFILES)}")
 
 
 def load_profile(name: str = "tiny", device: str | None = None) -> Profile:
-    """Loads a profile by name. Only `tiny` is complete in this version; `sd14` needs its judges
-    (NudeNet, classifiers), which come with the sd14 evaluation."""
+    """Loads a profile by name. tiny: the shipped model, judge and CLIP, on the CPU by default. sd14: SD v1.4
+    from `$ERASURE_SD14_PATH` or the Hugging Face cache (fp16 on a GPU), the sd14 judge (each of its models
+    loads when first used) and CLIP ViT-B/32 for the CLIP score, on the GPU when there is one."""
+    spec = profile_spec(name)
+    if name == "sd14":
+        return _load_sd14(spec, device)
     from erasure.evaluate.clip_score import load_tiny_clip
     from erasure.evaluate.judges import TinyJudge
 
-    spec = profile_spec(name)  # only tiny gets past this in this version
     return Profile(
         name=spec.name,
         pipe=load_tiny_pipeline(TINY_MODEL_DIR, device=device or "cpu"),
         judge=TinyJudge.load(TINY_MODEL_DIR / "judge"),
         clip=load_tiny_clip(TINY_MODEL_DIR / "clip"),
+        concepts=spec.concepts,
+        sampler=spec.sampler,
+    )
+
+
+def _load_sd14(spec: ProfileSpec, device: str | None) -> Profile:
+    from erasure.evaluate.openai_clip import LazyScoringClip
+    from erasure.evaluate.sd14_judge import Sd14Judge
+    from erasure.sd14 import load_sd14_pipeline
+
+    pipe = load_sd14_pipeline(device=device)
+    return Profile(
+        name=spec.name,
+        pipe=pipe,
+        judge=Sd14Judge(device=str(pipe.device)),
+        clip=LazyScoringClip(str(pipe.device)),
         concepts=spec.concepts,
         sampler=spec.sampler,
     )
