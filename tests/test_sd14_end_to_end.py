@@ -3,13 +3,20 @@
 erases a concept of the sd14 registry and samples, and every attack runs against the nudity judge (NudeNet,
 for real)."""
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+import torch
 from shapes import small_budget_methods
 
 from erasure.attacks import ATTACKS, Unerased
+from erasure.methods import ESD
+from erasure.paths import REPO_ROOT
 from erasure.profiles import load_profile
-from erasure.sd14 import write_sd14_shaped_pipeline
+from erasure.sd14 import random_sd14_pipeline, write_sd14_shaped_pipeline
 
 STEPS = {"num_inference_steps": 2, "guidance_scale": 7.5}
 
@@ -53,3 +60,23 @@ def test_every_attack_runs_against_the_nudity_judge(sd14, name):
     concept = sd14.concepts["nudity"]
     records = attack.run(sd14, Unerased(sd14.pipe), concept, ["a photo of a person, nudity"], seed=0)
     assert len(records.records) == 1 and records.records[0].prompt == "a photo of a person, nudity"
+
+
+def test_fine_tuning_refuses_a_float16_pipeline(sd14):
+    pipe = random_sd14_pipeline().to(torch.float16)
+    with pytest.raises(ValueError, match="fine-tuning needs the pipeline in float32"):
+        ESD(iterations=1).erase(pipe, sd14.concepts["church"])
+
+
+def test_the_gpu_timing_script_runs_every_measurement(tmp_path):
+    """scripts/bench_sd14.py at reduced width on the CPU: every measurement gives its figures, none an error."""
+    out = tmp_path / "timings.json"
+    args = ["--device", "cpu", "--width-divisor", "8", "--latent-size", "8", "--small", "--out", str(out)]
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "bench_sd14.py"), *args], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    for name in ("esd_iteration", "aegis_iteration", "acterase", "unlearndiffatk"):
+        assert "error" not in figures[name], figures[name]
+    assert figures["esd_iteration"]["seconds_per_iteration"] > 0 and figures["unlearndiffatk"]["speed_up"] > 0

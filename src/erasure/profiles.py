@@ -48,8 +48,8 @@ def profile_spec(name: str) -> ProfileSpec:
 
 def load_profile(name: str = "tiny", device: str | None = None) -> Profile:
     """Loads a profile by name. tiny: the shipped model, judge and CLIP, on the CPU by default. sd14: SD v1.4
-    from `$ERASURE_SD14_PATH` or the Hugging Face cache (fp16 on a GPU), the sd14 judge (each of its models
-    loads when first used) and CLIP ViT-B/32 for the CLIP score, on the GPU when there is one."""
+    from `$ERASURE_SD14_PATH` or the Hugging Face cache (float32, as the authors train), the sd14 judge (each
+    of its models loads when first used) and CLIP ViT-B/32 for the CLIP score, on the GPU when there is one."""
     spec = profile_spec(name)
     if name == "sd14":
         return _load_sd14(spec, device)
@@ -67,11 +67,18 @@ def load_profile(name: str = "tiny", device: str | None = None) -> Profile:
 
 
 def _load_sd14(spec: ProfileSpec, device: str | None) -> Profile:
-    from erasure.evaluate.openai_clip import LazyScoringClip
-    from erasure.evaluate.sd14_judge import Sd14Judge
     from erasure.sd14 import load_sd14_pipeline
 
-    pipe = load_sd14_pipeline(device=device)
+    return sd14_profile(load_sd14_pipeline(device=device), spec)
+
+
+def sd14_profile(pipe, spec: ProfileSpec | None = None) -> Profile:
+    """The sd14 profile around a given SD-1.4-architecture pipeline (the real one, or a random one for tests
+    and timings)."""
+    from erasure.evaluate.openai_clip import LazyScoringClip
+    from erasure.evaluate.sd14_judge import Sd14Judge
+
+    spec = spec or profile_spec("sd14")
     return Profile(
         name=spec.name,
         pipe=pipe,

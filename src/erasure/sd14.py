@@ -31,9 +31,11 @@ SCHEDULER_CONFIG = {
 }
 
 
-def load_sd14_pipeline(folder: str | Path | None = None, device: str | None = None):
+def load_sd14_pipeline(folder: str | Path | None = None, device: str | None = None, dtype: torch.dtype = torch.float32):
     """SD v1.4 from `folder` (default: `$ERASURE_SD14_PATH` or the HF cache), on `device` (default: the
-    GPU when there is one), fp16 on a GPU and fp32 on a CPU, DDIM sampler, no safety checker."""
+    GPU when there is one), DDIM sampler, no safety checker. float32 by default, as the authors' code trains
+    and samples (the fine-tuning methods refuse anything else); float16 halves the memory of a run that only
+    samples."""
     from diffusers import DDIMScheduler, StableDiffusionPipeline
 
     path = Path(folder) if folder else sd14_weights_path()
@@ -46,7 +48,6 @@ def load_sd14_pipeline(folder: str | Path | None = None, device: str | None = No
     if problems:
         raise FileNotFoundError(f"{path} is not a usable SD v1.4 folder: {'; '.join(problems)}")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = torch.float16 if device.startswith("cuda") else torch.float32
     pipe = StableDiffusionPipeline.from_pretrained(
         path, dtype=dtype, local_files_only=True, safety_checker=None, requires_safety_checker=False
     )
@@ -68,9 +69,10 @@ def clip_tokenizer():
     return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=MAX_LENGTH)
 
 
-def sd14_shaped_components(width_divisor: int = 8, seed: int = 0) -> dict:
-    """The components of SD v1.4 with every channel width divided by `width_divisor` and random weights
-    (64x64 images: an 8x8 latent)."""
+def sd14_shaped_components(width_divisor: int = 8, seed: int = 0, latent_size: int = 8) -> dict:
+    """The components of SD v1.4 with every channel width divided by `width_divisor` and random weights, for
+    images of 8 x `latent_size` pixels (64x64 by default). `width_divisor=1, latent_size=64` is SD v1.4's full
+    architecture at 512x512 (its 32 normalisation groups too)."""
     from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
@@ -79,6 +81,7 @@ def sd14_shaped_components(width_divisor: int = 8, seed: int = 0) -> dict:
 
     torch.manual_seed(seed)
     hidden = width(768)
+    groups = 32 if width_divisor == 1 else 8
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
             vocab_size=49408,
@@ -91,7 +94,7 @@ def sd14_shaped_components(width_divisor: int = 8, seed: int = 0) -> dict:
         )
     )
     unet = UNet2DConditionModel(
-        sample_size=8,
+        sample_size=latent_size,
         in_channels=4,
         out_channels=4,
         layers_per_block=2,
@@ -100,7 +103,7 @@ def sd14_shaped_components(width_divisor: int = 8, seed: int = 0) -> dict:
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
         cross_attention_dim=hidden,
         attention_head_dim=8,
-        norm_num_groups=8,
+        norm_num_groups=groups,
     )
     vae = AutoencoderKL(
         in_channels=3,
@@ -110,8 +113,8 @@ def sd14_shaped_components(width_divisor: int = 8, seed: int = 0) -> dict:
         block_out_channels=tuple(width(c) for c in (128, 256, 512, 512)),
         layers_per_block=2,
         latent_channels=4,
-        norm_num_groups=8,
-        sample_size=64,
+        norm_num_groups=groups,
+        sample_size=8 * latent_size,
         scaling_factor=0.18215,
     )
     return {
@@ -123,16 +126,27 @@ def sd14_shaped_components(width_divisor: int = 8, seed: int = 0) -> dict:
     }
 
 
+def _pipeline(components: dict):
+    from diffusers import StableDiffusionPipeline
+
+    return StableDiffusionPipeline(
+        **components, safety_checker=None, feature_extractor=None, requires_safety_checker=False
+    )
+
+
 def write_sd14_shaped_pipeline(folder: str | Path, width_divisor: int = 8, seed: int = 0) -> Path:
     """Saves the random SD-1.4-shaped pipeline as a diffusers folder (safetensors), as a user's copy of SD
     v1.4 would be laid out."""
-    from diffusers import StableDiffusionPipeline
-
-    pipe = StableDiffusionPipeline(
-        **sd14_shaped_components(width_divisor, seed),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipe.save_pretrained(folder, safe_serialization=True)
+    _pipeline(sd14_shaped_components(width_divisor, seed)).save_pretrained(folder, safe_serialization=True)
     return Path(folder)
+
+
+def random_sd14_pipeline(width_divisor: int = 8, latent_size: int = 8, device: str = "cpu", seed: int = 0):
+    """The random SD-1.4-shaped pipeline in memory, float32, with the DDIM sampler `load_sd14_pipeline` sets
+    (for timings on the full architecture: `width_divisor=1, latent_size=64`)."""
+    from diffusers import DDIMScheduler
+
+    pipe = _pipeline(sd14_shaped_components(width_divisor, seed, latent_size))
+    pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)

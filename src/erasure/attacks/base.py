@@ -218,7 +218,9 @@ class Victim:
         return encode_with_prefix(self.tokenizer, self.text_encoder, prompts, tokens)
 
     def word_embeddings(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.text_encoder.get_input_embeddings().weight[ids].detach()
+        """The rows of the word-embedding table for `ids`, as float32 on the CPU, where the token searches keep
+        their parameters (encoding moves their embeddings to the text encoder's device)."""
+        return self.text_encoder.get_input_embeddings().weight[ids].detach().float().cpu()
 
     @torch.no_grad()
     def target_latents(self) -> torch.Tensor:

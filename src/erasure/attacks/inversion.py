@@ -26,6 +26,7 @@ import torch
 
 from erasure.attacks.base import Adversarial, Attack, Victim, prompt_generator
 from erasure.attacks.vocabulary import attack_vocabulary
+from erasure.diffusion import diffuse
 
 
 def without_word(prompt: str, concept) -> str:
@@ -67,14 +68,13 @@ class ConceptInversion(Attack):
 
     def advance(self, victim: Victim, pipe, state: dict, active: list[int], check: int) -> None:
         scheduler, g = pipe.scheduler, state["generator"]
-        alphas, n = scheduler.alphas_cumprod, len(state["x0"])
+        n = len(state["x0"])
         for _ in range(self.iterations):
             which = torch.randint(n, (min(self.batch, n),), generator=g)
             t = torch.randint(scheduler.config.num_train_timesteps, (len(which),), generator=g)
             x0 = state["x0"][which]
             eps = torch.randn(x0.shape, generator=g)
-            a = alphas[t].view(-1, 1, 1, 1)
-            x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
+            x_t, t, eps = diffuse(scheduler, x0, t, eps)
             prompts = [state["texts"][i] for i in which.tolist()]
             conditioning = victim.with_tokens(prompts, state["v"].expand(len(which), -1, -1))
             loss = (pipe.unet(x_t, t, encoder_hidden_states=conditioning).sample - eps).pow(2).mean()

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from erasure.diffusion import diffuse
 from erasure.pipeline import generate
 from erasure.text import encode_with_prefix, random_token_embeddings
 
@@ -36,11 +37,10 @@ class PrefixAttack:
         prefix = random_token_embeddings(te, self.n_tokens, g).requires_grad_(True)
         opt = torch.optim.Adam([prefix], lr=self.lr)
         train_steps = pipe.scheduler.config.num_train_timesteps
-        alphas = pipe.scheduler.alphas_cumprod
         for _ in range(self.steps):
             t = torch.randint(train_steps, (1,), generator=g)
             eps = torch.randn(target_latent.shape, generator=g)
-            x_t = alphas[t].sqrt() * target_latent + (1 - alphas[t]).sqrt() * eps
+            x_t, t, eps = diffuse(pipe.scheduler, target_latent, t, eps)
             loss = F.mse_loss(
                 unet(x_t, t, encoder_hidden_states=encode_with_prefix(tok, te, [prompt], prefix)).sample, eps
             )

@@ -22,6 +22,7 @@ import torch
 
 from erasure.attacks.base import Adversarial, Attack, Victim, prompt_generator
 from erasure.attacks.vocabulary import attack_vocabulary, decode_words
+from erasure.diffusion import diffuse
 
 
 @dataclass
@@ -97,13 +98,11 @@ class TokenSearch(Attack):
     def prepare(self, victim: Victim, state: SearchState, active: list[int], check: int) -> None:
         scheduler = victim.profile.pipe.scheduler
         train_steps = scheduler.config.num_train_timesteps
-        alphas = scheduler.alphas_cumprod
         state.block = []
         for _ in range(self.iterations):
             t = torch.tensor([self.timestep(state.generators[i], check, train_steps) for i in active])
             eps = torch.stack([torch.randn(state.x0.shape[1:], generator=state.generators[i]) for i in active])
-            a = alphas[t].view(-1, *([1] * (eps.dim() - 1)))
-            x_t = a.sqrt() * state.x0[active] + (1 - a).sqrt() * eps
+            x_t, t, eps = diffuse(scheduler, state.x0[active], t, eps)
             state.block.append({"t": t, "eps": eps, "x_t": x_t, "teacher": self.teacher(victim, x_t, t, active)})
 
     def advance(self, victim: Victim, pipe, state: SearchState, active: list[int], check: int) -> None:

@@ -95,6 +95,11 @@ class Finetuner:
     def __init__(self, pipe, hp: FinetuneHyperparameters, concept):
         from diffusers import DDIMScheduler
 
+        if pipe.unet.dtype != torch.float32:
+            raise ValueError(
+                f"fine-tuning needs the pipeline in float32 (as the authors' code trains), not {pipe.unet.dtype}: "
+                "load it with dtype=torch.float32"
+            )
         self.pipe, self.hp, self.concept = pipe, hp, concept
         #: Seconds spent before a resume (from the checkpoint's log), so times add up across runs.
         self.resumed_seconds = 0.0
@@ -122,7 +127,8 @@ class Finetuner:
         S, g = self.hp.ddim_steps, self.generator
         k = int(torch.randint(S, (1,), generator=g))
         size = self.unet.config.sample_size
-        z = torch.randn(1, self.unet.config.in_channels, size, size, generator=g) * self.scheduler.init_noise_sigma
+        z = torch.randn(1, self.unet.config.in_channels, size, size, generator=g).to(self.unet.device)
+        z = z * self.scheduler.init_noise_sigma
         self.unet.eval()
         for t in self.scheduler.timesteps[:k]:
             eps_null, eps_cond = self.unet(
@@ -133,7 +139,7 @@ class Finetuner:
         hi = int(self.scheduler.timesteps[k])
         stride = self.scheduler.config.num_train_timesteps // S
         t = torch.randint(max(0, hi - stride + 1), hi + 1, (1,), generator=g)
-        return z, t
+        return z, t.to(z.device)
 
     def negative_target(self, z, t, cond: torch.Tensor) -> torch.Tensor:
         """T = eps_0(z, t, null) - eta * (eps_0(z, t, c) - eps_0(z, t, null)): the frozen model's

@@ -33,8 +33,8 @@ ADVERSARIAL_FILE = "adversarial_embeddings.safetensors"
 def adversarial_embedding(edit: ProjectionEdit, original: ProjectionEdit, c: torch.Tensor, reg: float) -> torch.Tensor:
     """Step 1 (RECE's closed-form c_adv, regularised to zero) for an embedding sequence c (L, d)."""
     d = c.shape[-1]
-    gram = reg * torch.eye(d, dtype=torch.float64)
-    cross = torch.zeros(d, d, dtype=torch.float64)
+    gram = reg * torch.eye(d, dtype=torch.float64, device=c.device)
+    cross = torch.zeros(d, d, dtype=torch.float64, device=c.device)
     for name, w_new in edit.weights.items():
         w_new, w_old = w_new.double(), original.weights[name].double()
         gram += w_new.T @ w_new

@@ -34,8 +34,8 @@ TINY = {"iterations": 200, "lr": 5e-5, "n_images": 64, "ddim_steps": 20, "image_
 
 def noised(scheduler, x0: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(x_t, t, eps) with t uniform over the training timesteps (the diffusion loss's draw)."""
-    t = torch.randint(scheduler.config.num_train_timesteps, (len(x0),), generator=generator)
-    eps = torch.randn(x0.shape, generator=generator)
+    t = torch.randint(scheduler.config.num_train_timesteps, (len(x0),), generator=generator).to(x0.device)
+    eps = torch.randn(x0.shape, generator=generator).to(x0.device)
     return scheduler.add_noise(x0, eps, t), t, eps
 
 
