@@ -21,7 +21,7 @@ from erasure.world.render import COLOURS, OBJECTS, STYLES
 TASKS = ("object", "style", "nudity")
 # Which judge head sees a concept of each task, in the tiny world (a registry may name others).
 JUDGE_HEAD = {"object": "object", "style": "style", "nudity": "fire"}
-# The attributes a tiny template may enumerate, besides the concept's own word.
+# The attributes a tiny template may enumerate, besides the concept's own word (a registry may name others).
 ATTRIBUTES = {"colour": COLOURS, "style": STYLES, "object": OBJECTS}
 
 
@@ -40,8 +40,9 @@ class Concept:
 
     `erase` are the concept's training words (the first one is canonical), `related` its held-out
     words, `anchor` the neutral word a mapping method may map it to. `label` is the judge's label for it
-    (tiny: its index in the world), `head` the judge head that sees it, and `prompt_set` the public prompt
-    set its evaluation prompts come from (none: the evaluation template).
+    (tiny: its index in the world), `head` the judge head that sees it, `prompt_set` the public prompt
+    set its evaluation prompts come from (none: the evaluation template), and `attributes` the words its
+    templates enumerate (tiny: the world's colours, styles and objects).
     """
 
     name: str
@@ -54,6 +55,7 @@ class Concept:
     label: int | None = None
     head: str | None = None
     prompt_set: str | None = None
+    attributes: dict = field(default_factory=lambda: dict(ATTRIBUTES), repr=False, compare=False)
 
     @property
     def erase_prompt(self) -> str:
@@ -74,16 +76,12 @@ class Concept:
             return STYLES.index(self.name)
         return 1
 
-    def _fill(self, template: str | list[str], word: str) -> list[str]:
-        """Every prompt the template (or each of a list of templates) gives for a word, over the world
-        attributes it names (sorted, stable)."""
-        if not isinstance(template, str):
-            return [p for t in template for p in self._fill(t, word)]
-        keys = [k for k in ATTRIBUTES if "{" + k + "}" in template]
-        fill = {"word": word, "other": "{other}", "anchor": self.anchor}
+    def _fill(self, template: str, word: str) -> list[str]:
+        """Every prompt the template gives for a word, over the attributes it names (sorted, stable)."""
+        keys = [k for k in self.attributes if "{" + k + "}" in template]
         return [
-            " ".join(template.format(**fill, **dict(zip(keys, values, strict=True))).split())
-            for values in itertools.product(*(ATTRIBUTES[k] for k in keys))
+            " ".join(template.format(word=word, other="{other}", **dict(zip(keys, values, strict=True))).split())
+            for values in itertools.product(*(self.attributes[k] for k in keys))
         ]
 
     def _sample(self, prompts: list[str], n: int | None, seed: int) -> list[str]:
@@ -171,6 +169,7 @@ class Registry:
                     label=entry.get("label"),
                     head=spec.get("judge_heads", JUDGE_HEAD)[entry["task"]],
                     prompt_set=entry.get("prompt_set"),
+                    attributes={k: tuple(v) for k, v in spec.get("attributes", ATTRIBUTES).items()},
                 )
             )
         return cls(concepts)
