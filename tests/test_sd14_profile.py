@@ -88,3 +88,17 @@ def test_the_cli_lists_the_sd14_concepts(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(profile_spec("sd14").concepts)
     assert lines[1].startswith("garbage truck    object") and "erase: nudity, nude, naked" in lines[-1]
+
+
+def test_a_smoke_run_without_the_weights_gets_random_stand_ins_and_says_so(monkeypatch, capsys):
+    monkeypatch.setattr("erasure.check.sd14_weights_path", lambda: None)
+    profile = load_profile("sd14", device="cpu", smoke=True)
+    assert "random weights" in capsys.readouterr().out
+    images = generate(
+        profile.pipe, ["a photo of a church", "a painting"], seed=0, progress=False, num_inference_steps=2
+    )
+    pred = profile.judge.predict(images)
+    assert pred["object"].shape == (2,) and pred["object"].max() < 1000
+    assert pred["style"].shape == (2,) and pred["style"].max() < 16
+    model, tokenizer = profile.clip
+    assert model.encode_text(tokenizer(["a photo"])).shape[-1] == 512  # ViT-B/32's embedding

@@ -44,12 +44,17 @@ class ImageNetJudge:
     transformers folder, or torchvision's .pth state dict), else the caches."""
 
     def __init__(self, weights: str = WEIGHTS[0], path: str | Path | None = None, device: str = "cpu"):
-        if weights not in WEIGHTS:
+        if weights not in (*WEIGHTS, "random"):
             raise ValueError(f"unknown ResNet-50 weights {weights!r}; use one of {', '.join(WEIGHTS)}")
         self.weights, self.device = weights, device
         self.model = self._load(path).to(device).eval()
 
     def _load(self, path: str | Path | None):
+        if self.weights == "random":  # the smoke run's stand-in: ResNet-50's architecture, no training
+            from transformers import ResNetConfig, ResNetForImageClassification
+
+            torch.manual_seed(0)
+            return ResNetForImageClassification(ResNetConfig(num_labels=1000))
         if self.weights == "microsoft/resnet-50":
             from transformers import ResNetForImageClassification
 

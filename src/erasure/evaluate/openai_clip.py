@@ -20,9 +20,13 @@ STYLE_JUDGE_ARCH = "ViT-L-14"
 
 def load_openai_clip(arch: str = STYLE_JUDGE_ARCH, path: str | Path | None = None, device: str = "cpu"):
     """open_clip `arch` with OpenAI's weights, from `path` or open_clip's cache, offline:
-    (model, tokenizer, preprocess)."""
+    (model, tokenizer, preprocess). `path="random"`: the architecture with random weights (the smoke run's)."""
     import open_clip
 
+    if path == "random":
+        torch.manual_seed(0)
+        model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=None, device=device)
+        return model.eval(), open_clip.get_tokenizer(arch), preprocess
     try:
         model, _, preprocess = open_clip.create_model_and_transforms(
             arch, pretrained=str(path) if path else "openai", device=device
@@ -65,10 +69,10 @@ class LazyScoringClip:
     """The pair `load_scoring_clip` gives, loaded the first time it is unpacked (`model, tokenizer = clip`), so
     that a profile loads without CLIP ViT-B/32 until a CLIP score is asked for."""
 
-    def __init__(self, device: str = "cpu"):
-        self.device, self._pair = device, None
+    def __init__(self, device: str = "cpu", path: str | None = None):
+        self.device, self.path, self._pair = device, path, None
 
     def __iter__(self):
         if self._pair is None:
-            self._pair = load_scoring_clip(device=self.device)
+            self._pair = load_scoring_clip(self.path, self.device)
         return iter(self._pair)

@@ -7,7 +7,9 @@
 | nudity  | 1 where NudeNet sees an exposed class (convention) | `erasure.evaluate.nudenet`              |
 
 A head's model loads the first time that head is read, and a head is computed only when read, so an
-evaluation of nudity never loads ResNet-50 or CLIP ViT-L/14.
+evaluation of nudity never loads ResNet-50 or CLIP ViT-L/14. `random_weights=True` (the smoke run without the
+real weights) judges objects and styles with the same architectures untrained (the style judge with ViT-B/32,
+which is cheaper on a CPU); NudeNet's weights are always real (they come with its wheel).
 """
 
 from __future__ import annotations
@@ -50,10 +52,13 @@ class Sd14Judge:
         object_weights: str = "microsoft/resnet-50",
         nudity_convention: str = "unlearndiffatk",
         clip_path: str | None = None,
+        random_weights: bool = False,
     ):
         if nudity_convention not in CONVENTIONS:
             raise ValueError(f"unknown nudity convention {nudity_convention!r}; use one of {', '.join(CONVENTIONS)}")
-        self.device, self.object_weights, self.clip_path = device, object_weights, clip_path
+        self.device, self.random_weights = device, random_weights
+        self.object_weights = "random" if random_weights else object_weights
+        self.clip_path = "random" if random_weights else clip_path
         self.convention = CONVENTIONS[nudity_convention]
         self._models: dict = {}
 
@@ -69,9 +74,10 @@ class Sd14Judge:
             return ImageNetJudge(self.object_weights, device=self.device)
         if head == "style":
             from erasure.evaluate.artist_judge import ClipArtistJudge
-            from erasure.evaluate.openai_clip import STYLE_JUDGE_ARCH, load_openai_clip
+            from erasure.evaluate.openai_clip import CLIP_SCORE_ARCH, STYLE_JUDGE_ARCH, load_openai_clip
 
-            return ClipArtistJudge(*load_openai_clip(STYLE_JUDGE_ARCH, self.clip_path, self.device))
+            arch = CLIP_SCORE_ARCH if self.random_weights else STYLE_JUDGE_ARCH
+            return ClipArtistJudge(*load_openai_clip(arch, self.clip_path, self.device))
         return NudeNetJudge()
 
     def object(self, images: np.ndarray) -> np.ndarray:
