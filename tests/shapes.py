@@ -24,19 +24,8 @@ def sd14_shaped_unet(cross_attention_dim: int = 384) -> UNet2DConditionModel:
 
 
 def small_budget_methods() -> dict:
-    """Every method, by name, with the smallest budget that runs each of its steps (for shape tests)."""
-    from erasure.methods import AEGIS, ESD, RECE, SLD, UCE, ActErase, AdvUnlearn, ConceptPrune, ESDu, ESDx, SalUn
+    """Every method, by name, at its smallest budget (the sd14 smoke run's)."""
+    from erasure.methods import METHODS
+    from erasure.methods.defaults import SMOKE_BUDGETS
 
-    return {
-        "uce": UCE(),
-        "rece": RECE(rounds=1),
-        "sld": SLD(),
-        "conceptprune": ConceptPrune(num_pairs=2, num_inference_steps=2, timesteps=2),
-        "salun": SalUn(iterations=2, n_images=2, batch_size=2, ddim_steps=2),
-        "advunlearn": AdvUnlearn(iterations=2, warmup=1, attack_steps=1, retain_batch=1, ddim_steps=2),
-        "esd_u": ESDu(iterations=2, ddim_steps=2),
-        "esd_x": ESDx(iterations=2, ddim_steps=2),
-        "esd": ESD(iterations=2, ddim_steps=2),
-        "aegis": AEGIS(iterations=2, ddim_steps=2),
-        "acterase": ActErase(num_pairs=2, num_inference_steps=2),
-    }
+    return {name: METHODS[name](**budget) for name, budget in SMOKE_BUDGETS.items()}

@@ -25,6 +25,8 @@ class Profile:
     clip: Any  # (model, tokenizer)
     concepts: Registry
     sampler: dict = field(default_factory=dict)
+    #: An sd14 smoke run: every method at its smallest budget (`erasure.methods.defaults.SMOKE_BUDGETS`).
+    smoke: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,13 @@ def _load_sd14(spec: ProfileSpec, device: str | None, smoke: bool) -> Profile:
             "1/8 width, 64x64), ResNet-50 and CLIP have random weights; NudeNet is real. Every number below only "
             "shows that the code runs."
         )
-        return sd14_profile(random_sd14_pipeline(device=device or "cpu"), spec, random_weights=True)
-    return sd14_profile(load_sd14_pipeline(device=device), spec)
+        profile = sd14_profile(random_sd14_pipeline(device=device or "cpu"), spec, random_weights=True)
+    else:
+        profile = sd14_profile(load_sd14_pipeline(device=device), spec)
+    if smoke:
+        profile.smoke = True
+        profile.sampler = {**profile.sampler, "num_inference_steps": 2}
+    return profile
 
 
 def sd14_profile(pipe, spec: ProfileSpec | None = None, random_weights: bool = False) -> Profile:

@@ -31,6 +31,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from erasure.methods.base import ErasedModel
+from erasure.methods.defaults import profile_overrides
 from erasure.methods.hooks import CurrentTimestep
 from erasure.methods.options import finite, require
 from erasure.text import encode_prompts
@@ -383,7 +384,7 @@ class ActErase:
     def for_profile(cls, profile, **overrides) -> ActErase:
         """Statistics at the profile's own sampler settings (steps, guidance), the profile's tuned
         options (`TINY` on tiny), then any overrides."""
-        return cls(**{**profile.sampler, **(TINY if profile.name == "tiny" else {}), **overrides})
+        return cls(**{**profile.sampler, **profile_overrides(cls.name, profile, TINY), **overrides})
 
     def concept_inputs(self, concept) -> dict:
         """What the erasure reads from the concept besides its name (part of the experiment cache's key)."""

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from erasure.fingerprint import pipeline_fingerprint
 from erasure.methods.base import ErasedModel
+from erasure.methods.defaults import profile_overrides
 from erasure.methods.options import finite, require
 from erasure.pipeline import quiet
 from erasure.text import encode_prompts
@@ -85,7 +86,7 @@ class FinetuneHyperparameters:
     @classmethod
     def for_profile(cls, profile, **overrides):
         """The method's defaults, the tiny profile's overrides (`TINY`) on tiny, then any overrides."""
-        return cls(**{**(TINY if profile.name == "tiny" else {}), **overrides})
+        return cls(**{**profile_overrides(cls.name, profile, TINY), **overrides})
 
 
 class Finetuner:

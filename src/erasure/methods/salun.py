@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from erasure.methods.base import ErasedModel
+from erasure.methods.defaults import profile_overrides
 from erasure.methods.finetune import FineTunedModel, FinetuneHyperparameters, Finetuner, finish, train
 from erasure.methods.options import finite, require
 from erasure.methods.sampling import sample_latents
@@ -65,7 +66,7 @@ class SalUn(FinetuneHyperparameters):
 
     @classmethod
     def for_profile(cls, profile, **overrides) -> SalUn:
-        return cls(**{**(TINY if profile.name == "tiny" else {}), **overrides})
+        return cls(**{**profile_overrides(cls.name, profile, TINY), **overrides})
 
     def saliency_mask(self, ft: Finetuner, x_f: torch.Tensor, c_f: torch.Tensor) -> dict[str, torch.Tensor]:
         """Step 1: per trainable tensor, the bool mask of the salient weights."""
