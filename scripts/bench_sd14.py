@@ -19,6 +19,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -119,16 +120,23 @@ def main() -> None:
         "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or "cpu",
         "architecture": f"SD v1.4 widths / {args.width_divisor}, {8 * args.latent_size}x{8 * args.latent_size}",
         "dtype": "float32",
+        "torch": torch.__version__,
         "sampler": sampler,
-        "esd_iteration": measured(args.device, lambda: per_iteration(ESD(**hp), pipe, church, iterations)),
-        "aegis_iteration": measured(args.device, lambda: per_iteration(AEGIS(**hp), pipe, church, iterations)),
-        "acterase": measured(args.device, lambda: acterase_overhead(pipe, church, prompts, sampler, pairs)),
-        "unlearndiffatk": measured(args.device, lambda: attack_rates(profile, nudity, prompts, attack)),
     }
-    text = json.dumps(figures, indent=1)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    measurements = {
+        "esd_iteration": partial(per_iteration, ESD(**hp), pipe, church, iterations),
+        "aegis_iteration": partial(per_iteration, AEGIS(**hp), pipe, church, iterations),
+        "acterase": partial(acterase_overhead, pipe, church, prompts, sampler, pairs),
+        "unlearndiffatk": partial(attack_rates, profile, nudity, prompts, attack),
+    }
+    for name, fn in measurements.items():
+        figures[name] = measured(args.device, fn)
+        print(name, json.dumps(figures[name]), flush=True)
+        if args.out:  # after each measurement, so a run cut short keeps what it measured
+            tmp = args.out.with_name(f".{args.out.name}.tmp")
+            tmp.write_text(json.dumps(figures, indent=1) + "\n")
+            tmp.replace(args.out)
+    print(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":
