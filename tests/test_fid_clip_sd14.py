@@ -1,13 +1,13 @@
 """sd14's FID and CLIP score without the real weights: the FID Inception, assembled here and loaded safely,
 gives exactly pytorch-fid's own features for the same weights file; "clean" resizing crops the centre;
-statistics of a folder are cached; the CLIP score equals the tiny profile's cosine on the tiny CLIP."""
+statistics of a folder are cached; the CLIP score, through ScoringClip, is the tiny profile's computation."""
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from erasure.evaluate.clip_score import clip_cosines
+from erasure.evaluate.clip_score import clip_cosines, clip_score
 from erasure.evaluate.fid import (
     INCEPTION_FILE,
     clean_resize,
@@ -20,7 +20,7 @@ from erasure.evaluate.fid import (
     to_inception_input,
 )
 from erasure.evaluate.frechet import gaussian_statistics
-from erasure.evaluate.openai_clip import load_openai_clip, openai_clip_cosines, openai_clip_score
+from erasure.evaluate.openai_clip import ScoringClip, load_openai_clip
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,9 @@ def test_reference_statistics_are_computed_once_per_folder(monkeypatch, random_w
         image_files(tmp_path / "cache")
 
 
-def test_clip_score_is_the_mean_prompt_image_cosine(tiny):
+def test_the_scoring_clip_gives_the_tiny_clip_score_its_preprocessing(tiny):
+    """Behind ScoringClip, `clip_score` passes each uint8 image through the model's own preprocessing: with the
+    tiny CLIP and its [-1, 1] scaling as that preprocessing, the cosines are the tiny profile's exactly."""
     model, tokenizer = tiny.clip
     prompts = ["a red circle", "a blue square", "a striped fish"]
     images = np.random.default_rng(1).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
@@ -117,11 +119,10 @@ def test_clip_score_is_the_mean_prompt_image_cosine(tiny):
     def preprocess(image):
         return torch.from_numpy(np.array(image)).permute(2, 0, 1).float() / 127.5 - 1
 
-    cosines = openai_clip_cosines(model, tokenizer, preprocess, images, prompts, batch_size=2)
+    scoring = ScoringClip(model, preprocess)
+    cosines = clip_cosines(scoring, tokenizer, images, prompts, batch_size=2)
     np.testing.assert_allclose(cosines, clip_cosines(model, tokenizer, images, prompts), rtol=1e-5, atol=1e-6)
-    assert openai_clip_score(model, tokenizer, preprocess, images, prompts) == pytest.approx(cosines.mean())
-    with pytest.raises(ValueError, match="3 images for 2 prompts"):
-        openai_clip_cosines(model, tokenizer, preprocess, images, prompts[:2])
+    assert clip_score(scoring, tokenizer, images, prompts) == pytest.approx(cosines.mean())
 
 
 def test_openai_clip_weights_missing_is_a_clear_error(tmp_path):

@@ -49,15 +49,16 @@ class ClipArtistJudge:
 
     def __init__(self, model, tokenizer, preprocess, artists: tuple[str, ...] = ARTISTS, top_k: int = 1):
         self.model, self.preprocess, self.artists, self.top_k = model, preprocess, tuple(artists), top_k
+        self.device = next(model.parameters()).device
         with torch.no_grad():
-            text = model.encode_text(tokenizer([f"a painting by {a}" for a in self.artists]))
-        self.text = text / text.norm(dim=-1, keepdim=True)
+            text = model.encode_text(tokenizer([f"a painting by {a}" for a in self.artists]).to(self.device))
+        self.text = (text / text.norm(dim=-1, keepdim=True)).float().cpu()
 
     @torch.no_grad()
     def ranks(self, images: np.ndarray) -> np.ndarray:
         """(N, len(artists)) artist indices, most similar first."""
         x = torch.stack([self.preprocess(Image.fromarray(im)) for im in images])
-        f = self.model.encode_image(x)
+        f = self.model.encode_image(x.to(self.device)).float().cpu()
         f = f / f.norm(dim=-1, keepdim=True)
         return (f @ self.text.T).argsort(dim=1, descending=True).numpy()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 
@@ -21,9 +20,13 @@ STYLE_JUDGE_ARCH = "ViT-L-14"
 
 def load_openai_clip(arch: str = STYLE_JUDGE_ARCH, path: str | Path | None = None, device: str = "cpu"):
     """open_clip `arch` with OpenAI's weights, from `path` or open_clip's cache, offline:
-    (model, tokenizer, preprocess)."""
+    (model, tokenizer, preprocess). `path="random"`: the architecture with random weights (the smoke run's)."""
     import open_clip
 
+    if path == "random":
+        torch.manual_seed(0)
+        model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=None, device=device)
+        return model.eval(), open_clip.get_tokenizer(arch), preprocess
     try:
         model, _, preprocess = open_clip.create_model_and_transforms(
             arch, pretrained=str(path) if path else "openai", device=device
@@ -37,23 +40,39 @@ def load_openai_clip(arch: str = STYLE_JUDGE_ARCH, path: str | Path | None = Non
     return model.eval(), open_clip.get_tokenizer(arch), preprocess
 
 
-@torch.no_grad()
-def openai_clip_cosines(model, tokenizer, preprocess, images, prompts: list[str], batch_size: int = 64) -> np.ndarray:
-    """Per-image cosine between the image's and its prompt's embeddings; images are uint8 (H, W, 3) arrays."""
-    if len(images) != len(prompts):
-        raise ValueError(f"{len(images)} images for {len(prompts)} prompts")
-    device = next(model.parameters()).device
-    out = []
-    for i in range(0, len(prompts), batch_size):
-        x = torch.stack([preprocess(Image.fromarray(np.asarray(im))) for im in images[i : i + batch_size]])
-        img = torch.nn.functional.normalize(model.encode_image(x.to(device)).float(), dim=-1)
-        txt = torch.nn.functional.normalize(
-            model.encode_text(tokenizer(prompts[i : i + batch_size]).to(device)).float(), dim=-1
-        )
-        out.append((img * txt).sum(-1).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros(0)
+class ScoringClip:
+    """An OpenAI CLIP behind the tiny CLIP's interface, so that `erasure.evaluate.clip_score` computes the sd14
+    CLIP score: `encode_image` takes the pipeline's images as float (N, 3, H, W) in [-1, 1] (exactly the uint8
+    images, rescaled) and passes each through OpenAI's preprocessing (bicubic resize to 224, centre crop, CLIP
+    normalisation) as a PIL image; `encode_text` takes the tokenizer's ids."""
+
+    def __init__(self, model, preprocess):
+        self.model, self.preprocess = model, preprocess
+        self.device = next(model.parameters()).device
+
+    def encode_image(self, x: torch.Tensor) -> torch.Tensor:
+        images = ((x.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        batch = torch.stack([self.preprocess(Image.fromarray(im)) for im in images]).to(self.device)
+        return self.model.encode_image(batch).float().cpu()
+
+    def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_text(tokens.to(self.device)).float().cpu()
 
 
-def openai_clip_score(model, tokenizer, preprocess, images, prompts: list[str]) -> float:
-    """The CLIP score: the mean of `openai_clip_cosines` (0.3 scale)."""
-    return float(openai_clip_cosines(model, tokenizer, preprocess, images, prompts).mean())
+def load_scoring_clip(path: str | Path | None = None, device: str = "cpu"):
+    """The CLIP score's model as the profile's `clip`: (ScoringClip of ViT-B/32, tokenizer)."""
+    model, tokenizer, preprocess = load_openai_clip(CLIP_SCORE_ARCH, path, device)
+    return ScoringClip(model, preprocess), tokenizer
+
+
+class LazyScoringClip:
+    """The pair `load_scoring_clip` gives, loaded the first time it is unpacked (`model, tokenizer = clip`), so
+    that a profile loads without CLIP ViT-B/32 until a CLIP score is asked for."""
+
+    def __init__(self, device: str = "cpu", path: str | None = None):
+        self.device, self.path, self._pair = device, path, None
+
+    def __iter__(self):
+        if self._pair is None:
+            self._pair = load_scoring_clip(self.path, self.device)
+        return iter(self._pair)
