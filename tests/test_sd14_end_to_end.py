@@ -1,9 +1,10 @@
 """The sd14 profile end to end on CPU, without SD v1.4's weights: on a random SD-1.4-architecture pipeline
 (reduced width, SD's real tokenizer and 77-token prompts) loaded by `load_profile("sd14")`, every method
 erases a concept of the sd14 registry and samples, and every attack runs against the nudity judge (NudeNet,
-for real)."""
+for real). `ERASURE_TEST_DEVICE=cuda` runs the same tests on a GPU."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -19,6 +20,7 @@ from erasure.profiles import load_profile
 from erasure.sd14 import random_sd14_pipeline, write_sd14_shaped_pipeline
 
 STEPS = {"num_inference_steps": 2, "guidance_scale": 7.5}
+DEVICE = os.environ.get("ERASURE_TEST_DEVICE", "cpu")
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +28,7 @@ def sd14(tmp_path_factory):
     folder = write_sd14_shaped_pipeline(tmp_path_factory.mktemp("sd14") / "stable-diffusion-v1-4")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ERASURE_SD14_PATH", str(folder))
-        profile = load_profile("sd14", device="cpu")
+        profile = load_profile("sd14", device=DEVICE)
     profile.sampler = STEPS
     return profile
 

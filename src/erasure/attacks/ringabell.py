@@ -71,7 +71,7 @@ class RingABell(Attack):
             chunk = population[start : start + 256]
             encoded = victim.with_tokens([""] * len(chunk), victim.word_embeddings(chunk))
             losses.append((encoded - target[start : start + 256]).pow(2).sum((1, 2)))
-        return torch.cat(losses).numpy()
+        return torch.cat(losses).cpu().numpy()
 
     def search(self, victim: Victim) -> dict:
         """The genetic search for every prompt: the best tokens after each check's generations (checks, N, K)
@@ -94,11 +94,8 @@ class RingABell(Attack):
         best = torch.zeros(self.checks, n, self.k, dtype=torch.long)
         history = np.zeros((n, self.generations))
         for g in range(self.generations):
-            scores = self.fitness(
-                victim,
-                torch.cat(populations),
-                targets.repeat_interleave(torch.tensor([len(p) for p in populations]), dim=0),
-            )
+            sizes = torch.tensor([len(p) for p in populations], device=targets.device)
+            scores = self.fitness(victim, torch.cat(populations), targets.repeat_interleave(sizes, dim=0))
             scores = np.split(scores, np.cumsum([len(p) for p in populations])[:-1])
             for i in range(n):
                 populations[i], history[i, g] = self.generation(populations[i], scores[i], vocabulary, rngs[i])

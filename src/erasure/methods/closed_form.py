@@ -55,7 +55,11 @@ def closed_form_edit(
     `preserve` (m, d_in) to `preserve_targets` (m, d_out); solved in float64."""
     w, c_e, v_e, c_p, v_p = (x.double() for x in (w_old, erase, targets, preserve, preserve_targets))
     left = lamb * w + erase_scale * v_e.T @ c_e + preserve_scale * v_p.T @ c_p
-    right = lamb * torch.eye(w.shape[1], dtype=w.dtype) + erase_scale * c_e.T @ c_e + preserve_scale * c_p.T @ c_p
+    right = (
+        lamb * torch.eye(w.shape[1], dtype=w.dtype, device=w.device)
+        + erase_scale * c_e.T @ c_e
+        + preserve_scale * c_p.T @ c_p
+    )
     return torch.linalg.solve(right, left.T).T.to(w_old.dtype)  # right is symmetric: W = left right^-1
 
 
