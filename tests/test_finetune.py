@@ -73,11 +73,11 @@ def test_each_prefix_step_lowers_its_own_objective(tiny):
         a = stepped
 
 
-@pytest.mark.parametrize(("method", "iterations"), [(ESD, 40), (AEGIS, 120)])
+@pytest.mark.parametrize(("method", "iterations"), [(ESD, 60), (AEGIS, 120)])
 def test_a_short_run_lowers_the_erased_concepts_judged_rate(tiny, method, iterations):
-    """A short run at the tiny defaults erases the unsafe stand-in (ESD: 0% of 16 images after 40 iterations;
-    AEGIS, whose target moves with its AET, still draws 56% after 60 and needs about 120; the full 200 erase
-    the object and the style too: notebook 03, section 4)."""
+    """A short run at the tiny defaults lowers the unsafe stand-in's rate from 100% of 16 images (world v2:
+    ESD 44% after 40 iterations, 25% after 60, and 62% after 80, so a short run is noisy; AEGIS 25% after 120;
+    the full runs are notebook 03's table)."""
     concept = tiny.concepts["fire"]
     prompts = concept.evaluation_prompts(16, seed=0)
     rate = lambda images: np.mean(tiny.judge.predict(images)[concept.judge_head] == concept.judge_label)
