@@ -12,6 +12,12 @@ from nbformat.v4 import new_code_cell, new_notebook
 from erasure.paths import REPO_ROOT
 
 
+def isolated(tmp_path: Path) -> dict:
+    """The environment for a run in `tmp_path`: its result store there too, so that the run's pruning never
+    touches the repository's store (the `erasure` package it imports is the repository's)."""
+    return os.environ | {"PYTHONUNBUFFERED": "1", "ERASURE_STORE": str(tmp_path / "store")}
+
+
 def test_a_broken_notebook_stops_run_all_and_is_named(tmp_path: Path):
     for name in ("run_all.sh", "pyproject.toml"):
         shutil.copy(REPO_ROOT / name, tmp_path / name)
@@ -29,7 +35,7 @@ def test_a_broken_notebook_stops_run_all_and_is_named(tmp_path: Path):
         capture_output=True,
         text=True,
         timeout=300,
-        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        env=isolated(tmp_path),
     )
 
     assert out.returncode != 0
@@ -51,9 +57,15 @@ def test_a_full_run_records_each_notebooks_seconds_in_cost_csv(tmp_path: Path):
     (tmp_path / "data" / "results" / "cost.csv").write_text(
         "notebook,seconds,profile,finished_utc,cores\n98_sleep.ipynb,999,tiny,x,2\n"
     )
+    repository_store = sorted((REPO_ROOT / "data" / "results" / "store").glob("*.json"))
     for _ in range(2):  # a rerun replaces the notebook's row
         out = subprocess.run(
-            ["bash", "run_all.sh", "--only", "98"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+            ["bash", "run_all.sh", "--only", "98"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=isolated(tmp_path),
         )
         assert out.returncode == 0, out.stderr
     rows = (tmp_path / "data" / "results" / "cost.csv").read_text().splitlines()
@@ -61,6 +73,8 @@ def test_a_full_run_records_each_notebooks_seconds_in_cost_csv(tmp_path: Path):
     (row,) = rows[1:]
     name, seconds, profile, _, _ = row.split(",")
     assert name == "98_sleep.ipynb" and 1 <= int(seconds) < 999 and profile == "tiny"
+    # The run pruned its own store ($ERASURE_STORE), never the repository's, whatever that one holds.
+    assert sorted((REPO_ROOT / "data" / "results" / "store").glob("*.json")) == repository_store
 
 
 def test_unknown_option_is_refused(tmp_path: Path):
