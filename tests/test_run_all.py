@@ -12,10 +12,13 @@ from nbformat.v4 import new_code_cell, new_notebook
 from erasure.paths import REPO_ROOT
 
 
-def isolated(tmp_path: Path) -> dict:
-    """The environment for a run in `tmp_path`: its result store there too, so that the run's pruning never
+def run_all(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """`run_all.sh` copied into `tmp_path`, run there with its result store there too, so that its pruning never
     touches the repository's store (the `erasure` package it imports is the repository's)."""
-    return os.environ | {"PYTHONUNBUFFERED": "1", "ERASURE_STORE": str(tmp_path / "store")}
+    env = os.environ | {"PYTHONUNBUFFERED": "1", "ERASURE_STORE": str(tmp_path / "store")}
+    return subprocess.run(
+        ["bash", "run_all.sh", *args], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env
+    )
 
 
 def test_a_broken_notebook_stops_run_all_and_is_named(tmp_path: Path):
@@ -29,14 +32,7 @@ def test_a_broken_notebook_stops_run_all_and_is_named(tmp_path: Path):
     nbformat.write(nb, path)
     before = path.read_text()
 
-    out = subprocess.run(
-        ["bash", "run_all.sh", "--only", "99"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=isolated(tmp_path),
-    )
+    out = run_all(tmp_path, "--only", "99")
 
     assert out.returncode != 0
     assert "FAILED in notebook notebooks/99_broken.ipynb" in out.stderr
@@ -59,14 +55,7 @@ def test_a_full_run_records_each_notebooks_seconds_in_cost_csv(tmp_path: Path):
     )
     repository_store = sorted((REPO_ROOT / "data" / "results" / "store").glob("*.json"))
     for _ in range(2):  # a rerun replaces the notebook's row
-        out = subprocess.run(
-            ["bash", "run_all.sh", "--only", "98"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=isolated(tmp_path),
-        )
+        out = run_all(tmp_path, "--only", "98")
         assert out.returncode == 0, out.stderr
     rows = (tmp_path / "data" / "results" / "cost.csv").read_text().splitlines()
     assert rows[0] == "notebook,seconds,profile,finished_utc,cores"
