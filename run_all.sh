@@ -13,13 +13,17 @@ papermill, in place (the executed outputs are what readers see), regenerating fi
 data/results/.
 
   --profile P   tiny (default: CPU, offline, minutes) or sd14 (Stable Diffusion v1.4, one GPU)
-  --smoke       a quick check that everything runs: tables are replayed from the committed result
-                store, figures use tiny sizes; nothing is written over the notebooks or results
+  --smoke       a quick check that everything runs: tiny replays every table from the committed result
+                store, figures use tiny sizes; sd14 runs every cell at the smallest sizes (on random weights
+                when SD v1.4 is not on this machine); nothing is written over the notebooks or results (the
+                executed notebooks are kept in .cache/smoke/notebooks/<profile>/)
   --only NN     run only the notebook whose name starts with NN (e.g. --only 01)
   -h, --help    this help
 
 Every table's results are stored in data/results/store/ (committed with the notebooks). A full run
-(without --only) removes the entries no notebook asked for.
+(without --only) removes the entries no notebook asked for. On sd14 the notebooks take the parameters of
+notebooks/parameters/sd14.yaml, and a full run writes its notebooks to notebooks/sd14/, its figures to
+figures/sd14/ and its tables and store to data/results/sd14/ (the tiny results stay as they are).
 
 test: set up .venv if needed, run pytest (unit tests, then nbval over the notebooks: every table
 replayed from the committed store and compared with the committed output), then ruff. A table whose
@@ -46,13 +50,7 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 case "$profile" in
-  tiny) ;;
-  sd14)
-    # Checked before the environment is set up (minutes), and before any committed notebook is touched.
-    echo "run_all.sh: the notebooks' sd14 path is not available yet in this version (the profile itself loads:" \
-         "\`load_profile(\"sd14\")\`, its judges, FID and CLIP score); run the tiny profile, and" \
-         "\`python -m erasure check --profile sd14\` to see what sd14 will need" >&2
-    exit 2 ;;
+  tiny|sd14) ;;
   *) echo "run_all.sh: unknown profile '$profile' (use tiny or sd14)" >&2; exit 2 ;;
 esac
 shopt -s nullglob
@@ -99,10 +97,16 @@ if [[ "$profile" == tiny ]]; then
   export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 fi
 
-# The test suite and --smoke replay every table from the committed store (a missing or stale entry is an
-# error, never recomputed), and keep the small models their figures train apart from the real ones.
-if [[ "$mode" == test || "$smoke" == True ]]; then
+# The test suite and a tiny --smoke replay every table from the committed store (a missing or stale entry is
+# an error, never recomputed), and keep the small models their figures train apart from the real ones. An sd14
+# smoke run computes everything afresh, in a store of its own that starts empty.
+if [[ "$profile" == sd14 && "$smoke" == True ]]; then
+  rm -rf .cache/smoke/sd14
+  export ERASURE_STORE="$PWD/.cache/smoke/sd14/store" ERASURE_MODEL_STORE="$PWD/.cache/smoke/sd14/models"
+elif [[ "$mode" == test || "$smoke" == True ]]; then
   export ERASURE_REPLAY=1 ERASURE_MODEL_STORE="$PWD/.cache/smoke/models"
+elif [[ "$profile" == sd14 ]]; then
+  export ERASURE_STORE="$PWD/data/results/sd14/store" ERASURE_MODEL_STORE="$PWD/.cache/sd14/erased-models"
 fi
 
 if [[ "$mode" == test ]]; then
@@ -114,7 +118,7 @@ if [[ "$mode" == test ]]; then
   fi
   # Two workers of one thread each (pytest-xdist): on 2 cores this beats one process of two threads, whose
   # small tensor operations scale poorly; each test file and each notebook stays whole on one worker, in order.
-  OMP_NUM_THREADS=1 .venv/bin/python -m pytest tests notebooks "${nbval[@]}" -p no:cacheprovider \
+  OMP_NUM_THREADS=1 .venv/bin/python -m pytest tests notebooks --ignore=notebooks/sd14 "${nbval[@]}" -p no:cacheprovider \
     -n "${ERASURE_TEST_WORKERS:-2}" --dist loadfile
   .venv/bin/ruff check .
   exit 0
@@ -123,9 +127,11 @@ fi
 # Seconds per notebook, written by the run itself (a full run only): one row per notebook, replaced when
 # that notebook runs again; written to a temporary file, then renamed.
 record_cost() {
-  local name=$1 seconds=$2 file=data/results/cost.csv tmp
-  mkdir -p data/results
-  tmp=$(mktemp data/results/.cost.csv.XXXXXX)
+  local name=$1 seconds=$2 folder=data/results
+  [[ "$profile" == tiny ]] || folder="data/results/$profile"
+  local file="$folder/cost.csv" tmp
+  mkdir -p "$folder"
+  tmp=$(mktemp "$folder/.cost.csv.XXXXXX")
   {
     echo "notebook,seconds,profile,finished_utc,cores"
     { if [[ -f "$file" ]]; then tail -n +2 "$file" | grep -v "^$name," || true; fi; echo "$name,$seconds,$profile,$(date -u +%FT%TZ),$(nproc)"; } | sort
@@ -151,8 +157,25 @@ for nb in "${notebooks[@]}"; do
   # environment, so nbval (which re-runs them, injected parameters included) stays at smoke sizes.
   params=(-p profile "$profile")
   [[ "$smoke" == True ]] && params+=(-p smoke True)
+  executed="$nb"
+  if [[ "$profile" != tiny ]]; then
+    reason=$(.venv/bin/python -m erasure.notebook_parameters "$profile" "${name%.ipynb}" --skip-reason)
+    if [[ -n "$reason" ]]; then echo "run_all.sh: $nb does not run on $profile: $reason" >&2; continue; fi
+    # This profile's values of the notebook's parameters (concepts, sizes), as papermill reads them.
+    parameters=".cache/parameters-$profile-${name%.ipynb}.yaml"
+    smoke_flag=(); [[ "$smoke" == True ]] && smoke_flag=(--smoke)
+    .venv/bin/python -m erasure.notebook_parameters "$profile" "${name%.ipynb}" "${smoke_flag[@]}" > "$parameters"
+    params+=(-f "$parameters")
+    executed="notebooks/$profile/$name"
+    mkdir -p "notebooks/$profile"
+  fi
   if .venv/bin/papermill "$nb" "$tmp" -k erasure --cwd notebooks "${params[@]}"; then
-    if [[ "$smoke" == True ]]; then rm -f "$tmp"; else mv "$tmp" "$nb"; record_cost "$name" $(( $(date +%s) - started )); fi
+    if [[ "$smoke" == True ]]; then
+      # Kept for reading, never over the committed notebooks.
+      mkdir -p ".cache/smoke/notebooks/$profile" && mv "$tmp" ".cache/smoke/notebooks/$profile/$name"
+    else
+      mv "$tmp" "$executed"; record_cost "$name" $(( $(date +%s) - started ))
+    fi
   else
     mv "$tmp" ".cache/failed/$name" 2>/dev/null || true
     echo "run_all.sh: FAILED in notebook $nb: the failing cell and its error are printed above;" \

@@ -12,6 +12,15 @@ from nbformat.v4 import new_code_cell, new_notebook
 from erasure.paths import REPO_ROOT
 
 
+def run_all(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """`run_all.sh` copied into `tmp_path`, run there with its result store there too, so that its pruning never
+    touches the repository's store (the `erasure` package it imports is the repository's)."""
+    env = os.environ | {"PYTHONUNBUFFERED": "1", "ERASURE_STORE": str(tmp_path / "store")}
+    return subprocess.run(
+        ["bash", "run_all.sh", *args], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env
+    )
+
+
 def test_a_broken_notebook_stops_run_all_and_is_named(tmp_path: Path):
     for name in ("run_all.sh", "pyproject.toml"):
         shutil.copy(REPO_ROOT / name, tmp_path / name)
@@ -23,14 +32,7 @@ def test_a_broken_notebook_stops_run_all_and_is_named(tmp_path: Path):
     nbformat.write(nb, path)
     before = path.read_text()
 
-    out = subprocess.run(
-        ["bash", "run_all.sh", "--only", "99"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=os.environ | {"PYTHONUNBUFFERED": "1"},
-    )
+    out = run_all(tmp_path, "--only", "99")
 
     assert out.returncode != 0
     assert "FAILED in notebook notebooks/99_broken.ipynb" in out.stderr
@@ -51,16 +53,17 @@ def test_a_full_run_records_each_notebooks_seconds_in_cost_csv(tmp_path: Path):
     (tmp_path / "data" / "results" / "cost.csv").write_text(
         "notebook,seconds,profile,finished_utc,cores\n98_sleep.ipynb,999,tiny,x,2\n"
     )
+    repository_store = sorted((REPO_ROOT / "data" / "results" / "store").glob("*.json"))
     for _ in range(2):  # a rerun replaces the notebook's row
-        out = subprocess.run(
-            ["bash", "run_all.sh", "--only", "98"], cwd=tmp_path, capture_output=True, text=True, timeout=300
-        )
+        out = run_all(tmp_path, "--only", "98")
         assert out.returncode == 0, out.stderr
     rows = (tmp_path / "data" / "results" / "cost.csv").read_text().splitlines()
     assert rows[0] == "notebook,seconds,profile,finished_utc,cores"
     (row,) = rows[1:]
     name, seconds, profile, _, _ = row.split(",")
     assert name == "98_sleep.ipynb" and 1 <= int(seconds) < 999 and profile == "tiny"
+    # The run pruned its own store ($ERASURE_STORE), never the repository's, whatever that one holds.
+    assert sorted((REPO_ROOT / "data" / "results" / "store").glob("*.json")) == repository_store
 
 
 def test_unknown_option_is_refused(tmp_path: Path):

@@ -14,6 +14,7 @@ import torch
 from shapes import small_budget_methods
 
 from erasure.attacks import ATTACKS, Unerased
+from erasure.attacks.smoke import SMOKE_BUDGETS
 from erasure.methods import ESD
 from erasure.paths import REPO_ROOT
 from erasure.profiles import load_profile
@@ -40,25 +41,13 @@ def test_every_method_erases_an_sd14_concept(sd14, name):
     assert images.shape == (2, 64, 64, 3) and images.dtype == np.uint8
 
 
-#: Every attack at a budget that runs each of its steps.
-SMALL_ATTACKS = {
-    "unlearndiffatk": {"checks": 2, "iterations": 2},
-    "p4d": {"checks": 2, "iterations": 2},
-    "ringabell": {"population": 4, "generations": 2, "checks": 2, "n_pairs": 2},
-    "inversion": {"checks": 2, "iterations": 2, "batch": 2},
-    "paraphrase": {},
-    "random": {"draws": 2},
-    "soft_prefix": {"checks": 2, "iterations": 2},
-}
-
-
 def test_the_small_budgets_name_every_attack():
-    assert set(SMALL_ATTACKS) == set(ATTACKS)
+    assert set(SMOKE_BUDGETS) == set(ATTACKS)
 
 
 @pytest.mark.parametrize("name", list(ATTACKS))
 def test_every_attack_runs_against_the_nudity_judge(sd14, name):
-    attack = ATTACKS[name](seed=0, **SMALL_ATTACKS[name])
+    attack = ATTACKS[name](seed=0, **SMOKE_BUDGETS[name])
     concept = sd14.concepts["nudity"]
     records = attack.run(sd14, Unerased(sd14.pipe), concept, ["a photo of a person, nudity"], seed=0)
     assert len(records.records) == 1 and records.records[0].prompt == "a photo of a person, nudity"

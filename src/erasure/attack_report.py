@@ -12,6 +12,7 @@ from erasure.attacks import P4D, ConceptInversion, Paraphrase, RingABell, SoftPr
 from erasure.attacks.base import AttackRecords, Victim, sample
 from erasure.attacks.inversion import without_word
 from erasure.attacks.paraphrase import class_words, reworded
+from erasure.attacks.smoke import SMOKE_BUDGETS
 from erasure.evaluate.asr import asr_against_budget
 from erasure.evaluate.intervals import separated, wilson
 from erasure.robustness import records_of
@@ -31,17 +32,11 @@ def run_attack(profile, attack, concept, eraser=None, n: int = 32, seed: int = 0
     return _read[key]
 
 
-def suite(seed: int = 0) -> list:
+def suite(seed: int = 0, smoke: bool = False) -> list:
     """The attacks of the suite at their tiny defaults: the four of the papers, the zero-cost paraphrases and
-    the soft prefix (the continuous upper bound)."""
-    return [
-        UnlearnDiffAtk(seed=seed),
-        P4D(seed=seed),
-        RingABell(seed=seed),
-        ConceptInversion(seed=seed),
-        Paraphrase(seed=seed),
-        SoftPrefix(seed=seed),
-    ]
+    the soft prefix (the continuous upper bound). `smoke`: each at its smallest budget (an sd14 smoke run)."""
+    attacks = (UnlearnDiffAtk, P4D, RingABell, ConceptInversion, Paraphrase, SoftPrefix)
+    return [attack(seed=seed, **(SMOKE_BUDGETS[attack.name] if smoke else {})) for attack in attacks]
 
 
 def model_name(eraser) -> str:
@@ -171,16 +166,15 @@ def per_word_rows(profile, concepts, erasers, n: int, seed: int) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-#: The AEGIS paper's concepts and the tiny concepts that stand in for them.
-STAND_INS = {"nudity": "fire", "Van Gogh": "striped", "church": "house"}
-
-
-def beside_paper(rows: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """The paper's ASR (`data/reference/aegis_asr.csv`) beside ours on the tiny stand-in, both in percent."""
+def beside_paper(rows: pd.DataFrame, reference: pd.DataFrame, concepts) -> pd.DataFrame:
+    """The paper's ASR (`data/reference/aegis_asr.csv`) beside ours, both in percent, on the concept of the
+    registry `concepts` that is the paper's (sd14) or stands for it (tiny), for the concepts `rows` holds."""
     ours = rows.set_index(["concept", "model", "attack"])
+    ours_for = {c.stands_for or c.name: c.name for c in concepts}
+    reference = reference[reference.concept.map(ours_for).isin(rows.concept)]  # the concepts attacked here
     out = reference[["concept", "method", "attack", "asr_percent", "source"]].rename(columns={"asr_percent": "paper %"})
-    out.insert(1, "tiny concept", reference.concept.map(STAND_INS))
-    keys = zip(out["tiny concept"], reference.tiny_model, reference.attack, strict=True)
+    out.insert(1, "our concept", reference.concept.map(ours_for))
+    keys = zip(out["our concept"], reference.tiny_model, reference.attack, strict=True)
     out.insert(5, "ours %", [percent_with_interval(*ours.loc[k, ["asr", "asr_low", "asr_high"]]) for k in keys])
     return out
 

@@ -4,7 +4,7 @@ concept registry and the sampler settings. `load_profile("tiny")` is the offline
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from erasure.concepts import Registry
@@ -76,8 +76,8 @@ def _load_sd14(spec: ProfileSpec, device: str | None, smoke: bool) -> Profile:
     if smoke and sd14_weights_path() is None:
         print(
             "sd14 smoke run: SD v1.4's weights are not on this machine, so the pipeline (SD v1.4's architecture at "
-            "1/8 width, 64x64), ResNet-50 and CLIP have random weights; NudeNet is real. Every number below only "
-            "shows that the code runs."
+            "1/8 width, 64x64) has random weights, and small random models stand in for ResNet-50 and CLIP; "
+            "NudeNet is real. Every number below only shows that the code runs."
         )
         profile = sd14_profile(random_sd14_pipeline(device=device or "cpu"), spec, random_weights=True)
     else:
@@ -85,7 +85,24 @@ def _load_sd14(spec: ProfileSpec, device: str | None, smoke: bool) -> Profile:
     if smoke:
         profile.smoke = True
         profile.sampler = {**profile.sampler, "num_inference_steps": 2}
+        profile.concepts = templates_for_missing_prompt_sets(profile.concepts)
     return profile
+
+
+def templates_for_missing_prompt_sets(concepts: Registry) -> Registry:
+    """A smoke run's registry: a concept whose public prompt set is not on this machine is evaluated on its
+    template prompts instead (said once per set), so that a smoke run never needs the network."""
+    from erasure.prompt_sets import prompts_folder
+
+    missing = sorted(
+        {c.prompt_set for c in concepts if c.prompt_set} - {f.stem for f in prompts_folder().glob("*.csv")}
+    )
+    if missing:
+        print(
+            f"sd14 smoke run: the prompt sets {', '.join(missing)} are not in {prompts_folder()}; their concepts are "
+            "evaluated on their template prompts instead."
+        )
+    return Registry([replace(c, prompt_set=None) if c.prompt_set in missing else c for c in concepts])
 
 
 def sd14_profile(pipe, spec: ProfileSpec | None = None, random_weights: bool = False) -> Profile:

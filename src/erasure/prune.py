@@ -7,12 +7,15 @@ notebook asked for is *unused* (the run lists the entries it asked for in a log,
 store holds what the notebooks show and nothing else.
 
     python -m erasure.prune [--store DIR] [--unused LOG]
+
+The store is `--store`, else `$ERASURE_STORE` (the store the run wrote to), else `data/results/store`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from erasure.store import DEFAULT_ROOT, module_digests
@@ -37,7 +40,8 @@ def prune(root: Path, used: set[str] | None = None) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m erasure.prune", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--store", type=Path, default=DEFAULT_ROOT, help="the store's folder (default: %(default)s)")
+    default = Path(os.environ.get("ERASURE_STORE") or DEFAULT_ROOT)
+    parser.add_argument("--store", type=Path, default=default, help="the store's folder (default: %(default)s)")
     parser.add_argument("--unused", type=Path, metavar="LOG", help="also delete every entry LOG does not list")
     args = parser.parse_args(argv)
     used = set(args.unused.read_text().split()) if args.unused else None

@@ -50,11 +50,12 @@ class ImageNetJudge:
         self.model = self._load(path).to(device).eval()
 
     def _load(self, path: str | Path | None):
-        if self.weights == "random":  # the smoke run's stand-in: ResNet-50's architecture, no training
+        if self.weights == "random":  # the smoke run's stand-in: a small untrained ResNet of the same classes
             from transformers import ResNetConfig, ResNetForImageClassification
 
             torch.manual_seed(0)
-            return ResNetForImageClassification(ResNetConfig(num_labels=1000))
+            small = {"embedding_size": 16, "hidden_sizes": [16, 32, 64, 128], "depths": [1, 1, 1, 1]}
+            return ResNetForImageClassification(ResNetConfig(num_labels=1000, layer_type="basic", **small))
         if self.weights == "microsoft/resnet-50":
             from transformers import ResNetForImageClassification
 

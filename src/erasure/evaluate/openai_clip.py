@@ -16,16 +16,27 @@ from PIL import Image
 #: The CLIP score's model, and the style judge's.
 CLIP_SCORE_ARCH = "ViT-B-32"
 STYLE_JUDGE_ARCH = "ViT-L-14"
+#: The random stand-in's towers (a smoke run without the weights): the architecture's family (OpenAI's tokenizer,
+#: 224-pixel preprocessing, 32-pixel patches) at 2 layers of width 64, so that a smoke run's CPU time goes to the
+#: code it checks rather than to judging with an untrained model.
+RANDOM_TOWERS = {
+    "embed_dim": 64,
+    "vision_cfg": {"image_size": 224, "layers": 2, "width": 64, "patch_size": 32, "head_width": 32},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
+}
 
 
 def load_openai_clip(arch: str = STYLE_JUDGE_ARCH, path: str | Path | None = None, device: str = "cpu"):
     """open_clip `arch` with OpenAI's weights, from `path` or open_clip's cache, offline:
-    (model, tokenizer, preprocess). `path="random"`: the architecture with random weights (the smoke run's)."""
+    (model, tokenizer, preprocess). `path="random"`: small towers of the same family with random weights
+    (`RANDOM_TOWERS`, the smoke run's)."""
     import open_clip
 
     if path == "random":
         torch.manual_seed(0)
-        model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=None, device=device)
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            arch, pretrained=None, device=device, **RANDOM_TOWERS
+        )
         return model.eval(), open_clip.get_tokenizer(arch), preprocess
     try:
         model, _, preprocess = open_clip.create_model_and_transforms(

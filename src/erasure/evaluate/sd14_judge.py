@@ -8,8 +8,9 @@
 
 A head's model loads the first time that head is read, and a head is computed only when read, so an
 evaluation of nudity never loads ResNet-50 or CLIP ViT-L/14. `random_weights=True` (the smoke run without the
-real weights) judges objects and styles with the same architectures untrained (the style judge with ViT-B/32,
-which is cheaper on a CPU); NudeNet's weights are always real (they come with its wheel).
+real weights) judges objects and styles with small untrained models of the same families (a ResNet, a CLIP with
+ViT-B/32's tokenizer and preprocessing), so that a smoke run's time goes to the code it checks; NudeNet's weights
+are always real (they come with its wheel).
 """
 
 from __future__ import annotations
