@@ -27,3 +27,21 @@ def pytest_terminal_summary(terminalreporter):
     for path, seconds in sorted(_SECONDS.items(), key=lambda item: -item[1]):
         terminalreporter.write_line(f"{seconds:8.1f}  {path}")
     terminalreporter.write_line(f"{sum(_SECONDS.values()):8.1f}  in all")
+
+# ---- scheduling: the longest files first, so that the two xdist workers (--dist loadfile) end together ------
+#: Test files that take minutes (see the timing summary), started before all others, longest first.
+LONGEST_FIRST = (
+    "tests/test_sd14_notebooks.py",
+    "tests/test_readme.py",
+    "tests/test_finetune.py",
+    "tests/test_stale_notebook.py",
+)
+
+
+def _start_rank(item) -> int:
+    path = item.nodeid.split("::")[0]
+    return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=_start_rank)  # a stable sort: each file and each notebook keeps its own order

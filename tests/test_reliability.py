@@ -254,13 +254,13 @@ def test_a_resumed_run_counts_all_its_time(tiny, tmp_path):
     assert resumed.info["erase_seconds"] > first.log[-1]["seconds"]
 
 
-def test_run_all_refuses_a_missing_notebook_or_sd14_before_any_setup(tmp_path):
+def test_run_all_refuses_a_missing_notebook_or_an_unknown_profile_before_any_setup(tmp_path):
     shutil.copy(REPO_ROOT / "run_all.sh", tmp_path / "run_all.sh")
     (tmp_path / "notebooks").mkdir()
     notebook = tmp_path / "notebooks" / "00_setup.ipynb"
     notebook.write_text("{}")
     env = {k: v for k, v in os.environ.items() if k != "PYTHON"} | {"PYTHON": "/nonexistent"}
-    for args, says in ((["--only", "99"], "choose one of: 00"), (["--profile", "sd14"], "not available yet")):
+    for args, says in ((["--only", "99"], "choose one of: 00"), (["--profile", "sd15"], "unknown profile 'sd15'")):
         out = subprocess.run(["bash", "run_all.sh", *args], cwd=tmp_path, capture_output=True, text=True, env=env)
         assert out.returncode == 2 and says in out.stderr
         assert not (tmp_path / ".venv").exists() and notebook.read_text() == "{}"
