@@ -117,9 +117,10 @@ if [[ "$mode" == test ]]; then
     exit 0
   fi
   # Two workers of one thread each (pytest-xdist): on 2 cores this beats one process of two threads, whose
-  # small tensor operations scale poorly; each test file and each notebook stays whole on one worker, in order.
+  # small tensor operations scale poorly; each test file and each notebook stays whole on one worker, in order,
+  # and the files start in conftest.py's order (the longest first) rather than xdist's (the most tests first).
   OMP_NUM_THREADS=1 .venv/bin/python -m pytest tests notebooks --ignore=notebooks/sd14 "${nbval[@]}" -p no:cacheprovider \
-    -n "${ERASURE_TEST_WORKERS:-2}" --dist loadfile
+    -n "${ERASURE_TEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder
   .venv/bin/ruff check .
   exit 0
 fi
