@@ -34,12 +34,13 @@ class Outputs:
 
     def figure(self, fig, name: str) -> Path:
         """Saves `fig` as PNG and PDF; returns the PNG's path."""
+        folder = self.figures
         for ext in ("png", "pdf"):
-            final = self.figures / f"{self.notebook}_{name}.{ext}"
+            final = folder / f"{self.notebook}_{name}.{ext}"
             tmp = final.with_name(f".{final.stem}.tmp.{ext}")
             fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata={"CreationDate": None} if ext == "pdf" else None)
             tmp.replace(final)
-        return self.figures / f"{self.notebook}_{name}.png"
+        return folder / f"{self.notebook}_{name}.png"
 
     def table(self, df, name: str) -> Path:
         """Saves a pandas DataFrame as CSV; returns its path."""
