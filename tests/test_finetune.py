@@ -73,16 +73,16 @@ def test_each_prefix_step_lowers_its_own_objective(tiny):
         a = stepped
 
 
-@pytest.mark.parametrize(("method", "iterations"), [(ESD, 60), (AEGIS, 120)])
+@pytest.mark.parametrize(("method", "iterations"), [(ESD, 60), (AEGIS, 30)])
 def test_a_short_run_lowers_the_erased_concepts_judged_rate(tiny, method, iterations):
-    """A short run at the tiny defaults lowers the unsafe stand-in's rate from 100% of 16 images (world v2:
-    ESD 44% after 40 iterations, 25% after 60, and 62% after 80, so a short run is noisy; AEGIS 25% after 120;
-    the full runs are notebook 03's table)."""
-    concept = tiny.concepts["fire"]
+    """A short run at the tiny defaults (10 DDIM steps to reach x_t instead of 20) lowers house's judged rate
+    from 100% of 16 images: measured, ESD 12.5% after 60 iterations (100% after 30), AEGIS 6.2% after 30 (on
+    fire, the slower concept, AEGIS needs 120). The full runs are notebook 03's table."""
+    concept = tiny.concepts["house"]
     prompts = concept.evaluation_prompts(16, seed=0)
     rate = lambda images: np.mean(tiny.judge.predict(images)[concept.judge_head] == concept.judge_label)
     before = rate(generate(tiny.pipe, prompts, progress=False))
-    erased = method.for_profile(tiny, iterations=iterations).erase(tiny.pipe, concept)
+    erased = method.for_profile(tiny, iterations=iterations, ddim_steps=10).erase(tiny.pipe, concept)
     after = rate(erased(prompts, progress=False))
     assert after <= before - 0.5, (before, after)
 
