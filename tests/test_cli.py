@@ -1,16 +1,28 @@
-"""The command line: --version, check and concepts, run as a user runs them."""
+"""The command line: --version, check, concepts, erase and attack, through `python -m erasure`'s entry point.
 
+The commands run in this process, so that the imports are paid once; `tests/test_readme.py` and
+`tests/test_cli_fuzz.py` run the same entry point as real processes."""
+
+import contextlib
+import io
 import json
 import subprocess
-import sys
 
 import torch
 
 from erasure import __version__
+from erasure.cli import main
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "erasure", *args], capture_output=True, text=True, timeout=300)
+    """`python -m erasure ARGS`: its exit status and what it wrote to stdout and stderr."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:  # argparse's --version, --help and usage errors
+            code = exit_.code if isinstance(exit_.code, int) else 1
+    return subprocess.CompletedProcess(["erasure", *args], code, stdout.getvalue(), stderr.getvalue())
 
 
 def test_version():
