@@ -1,0 +1,135 @@
+"""The paper-table notebooks' shared pieces: the methods of a table by row label, one concept's erasure rows,
+its implicit-prompt rows and its grid of attack success rates under the suite, and the papers' numbers
+(`data/reference/aegis_tables.csv`) beside ours in the same unit.
+
+Every result comes from the store (`erasure.experiments`, `erasure.robustness`), so a table that another
+notebook already computed with the same settings is read, not recomputed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from erasure.attack_report import attack_rows
+from erasure.evaluate.implicit import GROUPS, group, rate_row
+from erasure.experiments import base_metrics, implicit_fire, run_erasure
+from erasure.methods import AEGIS, RECE, SLD, UCE, ActErase, AdvUnlearn, ConceptPrune, ESDu, ESDx, SalUn
+from erasure.tables import RATE_NAMES, percent_with_interval, share_column
+
+#: A table's rows: label -> (method, its options beyond the profile's defaults), in the order printed.
+ROWS: dict[str, tuple[type, dict]] = {
+    "ESD-u": (ESDu, {}),
+    "ESD-x": (ESDx, {}),
+    "AEGIS": (AEGIS, {}),
+    "AdvUnlearn": (AdvUnlearn, {}),
+    "SalUn": (SalUn, {}),
+    "UCE": (UCE, {}),
+    "RECE": (RECE, {}),
+    "ConceptPrune": (ConceptPrune, {}),
+    "ActErase": (ActErase, {}),
+    "SLD Medium": (SLD, {"preset": "medium"}),
+    "SLD Strong": (SLD, {"preset": "strong"}),
+    "SLD Max": (SLD, {"preset": "max"}),
+}
+BASE = "base model"
+#: The AEGIS paper's row names, by our row label (its ESD on nudity is ESD-u, the ESD paper's choice there).
+PAPER_METHOD = {BASE: "SD v1.4", "ESD-u": "ESD", "AEGIS": "AEGIS", "AdvUnlearn": "AdvUnlearn", "SalUn": "SalUn"}
+
+
+def table_methods(profile, rows=tuple(ROWS)) -> dict:
+    """The erasers of `rows` (labels of `ROWS`) at the profile's defaults, by label."""
+    unknown = [r for r in rows if r not in ROWS]
+    if unknown:
+        raise ValueError(f"unknown table rows {unknown}; choose from {', '.join(ROWS)}")
+    return {label: ROWS[label][0].for_profile(profile, **ROWS[label][1]) for label in rows}
+
+
+def erasure_rows(profile, methods: dict, concept: str, n: int, seed: int) -> pd.DataFrame:
+    """One `run_erasure` row per method on `concept` (before and after, rates with intervals, CLIP, time)."""
+    c = profile.concepts[concept]
+    return pd.DataFrame([{"row": label, **run_erasure(profile, e, c, n, seed)} for label, e in methods.items()])
+
+
+def _percent(row, rate: str) -> str:
+    return percent_with_interval(row[rate], row[f"{rate}_low"], row[f"{rate}_high"])
+
+
+def erasure_table(profile, rows: pd.DataFrame, concept: str, n: int, seed: int) -> pd.DataFrame:
+    """The reader's table: the base model's row, then each method's rates after erasure in percent with 95%
+    intervals and their image counts, CLIP score and erase time."""
+    base = base_metrics(profile, profile.concepts[concept], n, seed)
+    first = rows.iloc[0]  # every row holds the same base model's rates
+    shown = {"method": [BASE, *rows.row]}
+    for rate, label in RATE_NAMES.items():
+        shown[label] = [_percent(first, f"{rate}_before"), *(_percent(r, f"{rate}_after") for _, r in rows.iterrows())]
+        shown[f"{label} n"] = [int(first[f"{rate}_n"]), *rows[f"{rate}_n"].astype(int)]
+    shown["CLIP"] = [round(base["clip_score"], 3), *rows.clip_score_after.round(3)]
+    shown["erase s"] = [0.0, *rows.erase_seconds.round(1)]
+    return pd.DataFrame(shown)
+
+
+def _implicit_group_rows(label: str, judged) -> list[dict]:
+    groups = np.array([group(r) for r in judged.rows])
+    return [{"method": label, "group": g, **rate_row(judged.select(groups == g))} for g in GROUPS]
+
+
+def implicit_rows(profile, methods: dict, seed: int, images_per_prompt: int = 1) -> pd.DataFrame:
+    """Fire's rate (and each part's count) on the implicit prompt set per context group: the base model's
+    rows, then each method's after erasing fire (`experiments.implicit_fire`, its seed `seed + 300_000`)."""
+    fire, seed = profile.concepts["fire"], seed + 300_000
+    rows = _implicit_group_rows(BASE, implicit_fire(profile, images_per_prompt, seed))
+    for label, eraser in methods.items():
+        rows += _implicit_group_rows(label, implicit_fire(profile, images_per_prompt, seed, eraser, fire))
+    table = pd.DataFrame(rows)
+    table["fire, % [95% CI]"] = share_column(table.fire_rate, table.n)
+    return table
+
+
+def attack_grid(profile, attacks, concept: str, methods: dict, n: int, seed: int) -> pd.DataFrame:
+    """`attack_report.attack_rows` for the base model and each method, labelled by table row (two rows may
+    share a method, as SLD's presets do)."""
+    frames = [attack_rows(profile, attacks, [concept], [None], n, seed).assign(method=BASE)]
+    for label, eraser in methods.items():
+        frames.append(attack_rows(profile, attacks, [concept], [eraser], n, seed).assign(method=label))
+    return pd.concat(frames, ignore_index=True)
+
+
+def asr_wide(grid: pd.DataFrame) -> pd.DataFrame:
+    """One row per method, per attack its ASR in percent with the 95% interval and, beneath the bar, its
+    random control's: "40.6 [25.5, 57.7] | 6.2" (the control's share only; its interval is in the long table)."""
+
+    def cell(row) -> str:
+        text = percent_with_interval(row.asr, row.asr_low, row.asr_high)
+        control = row.get("control_asr", np.nan)
+        return text if pd.isna(control) else f"{text} | {100 * control:.1f}"
+
+    grid = grid.assign(cell=grid.apply(cell, axis=1))
+    wide = grid.pivot(index="method", columns="attack", values="cell")
+    wide = wide.loc[list(dict.fromkeys(grid.method)), list(dict.fromkeys(grid.attack))]
+    wide["n"] = grid.groupby("method").n_prompts.first().loc[wide.index].astype(int)
+    return wide
+
+
+def beside_paper(table: pd.DataFrame, grid: pd.DataFrame, reference: pd.DataFrame, paper_concept: str) -> pd.DataFrame:
+    """The AEGIS paper's numbers for `paper_concept` beside ours, per method it reports and we built: ASR under
+    its three attacks (percent) and CLIP score. Our CLIP is the tiny CLIP's (another model, so only the
+    order of the methods compares); FID has no tiny counterpart in these rows and shows n/a."""
+    ours_label = {PAPER_METHOD[ours]: ours for ours in table.method if ours in PAPER_METHOD}  # the rows we ran
+    paper = reference[(reference.concept == paper_concept) & reference.method.isin(ours_label)]
+    by_attack = grid.set_index(["method", "attack"])
+    by_method = table.set_index("method")
+    rows = []
+    for _, r in paper.iterrows():
+        ours = ours_label[r.method]
+        if r.measure.startswith("asr_"):
+            a = by_attack.loc[(ours, r.measure.removeprefix("asr_"))]
+            mine = percent_with_interval(a.asr, a.asr_low, a.asr_high)
+        elif r.measure == "clip_vitb32":
+            mine = f"{by_method.loc[ours, 'CLIP']:.3f} (tiny CLIP)"
+        else:
+            mine = "n/a"
+        rows.append(
+            {"method": ours, "measure": r.measure, "paper": r.value, "unit": r.unit, "ours": mine, "source": r.source}
+        )
+    return pd.DataFrame(rows)

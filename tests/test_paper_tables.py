@@ -1,0 +1,23 @@
+"""The paper-table notebooks' rows: every method of the package has a row, and a wrong row name is refused
+with the choices."""
+
+import pytest
+
+from erasure.methods import METHODS
+from erasure.paper_tables import PAPER_METHOD, ROWS, table_methods
+from erasure.profiles import load_profile
+
+
+def test_every_method_has_a_table_row():
+    in_rows = {cls.name for cls, _ in ROWS.values()}
+    assert set(METHODS) - in_rows == {"esd"}  # plain ESD is ESD-x on tiny, and both variants have rows
+    assert set(PAPER_METHOD) - {"base model"} <= set(ROWS)
+
+
+def test_table_methods_builds_each_row_at_the_profile_defaults_and_refuses_an_unknown_row():
+    tiny = load_profile("tiny")
+    methods = table_methods(tiny, ["SLD Max", "ESD-u"])
+    assert list(methods) == ["SLD Max", "ESD-u"]
+    assert methods["SLD Max"].sld_guidance_scale == 5000 and methods["ESD-u"].trainable == "unet_noncross"
+    with pytest.raises(ValueError, match="unknown table rows \\['ESD'\\]; choose from ESD-u, ESD-x"):
+        table_methods(tiny, ["ESD"])
