@@ -15,7 +15,7 @@ from erasure.attack_report import attack_rows
 from erasure.evaluate.implicit import GROUPS, group, rate_row
 from erasure.experiments import base_metrics, implicit_fire, run_erasure
 from erasure.methods import AEGIS, RECE, SLD, UCE, ActErase, AdvUnlearn, ConceptPrune, ESDu, ESDx, SalUn
-from erasure.tables import RATE_NAMES, percent_with_interval, share_column
+from erasure.tables import percent_with_interval, rate_table, share_column
 
 #: A table's rows: label -> (method, its options beyond the profile's defaults), in the order printed.
 ROWS: dict[str, tuple[type, dict]] = {
@@ -51,22 +51,22 @@ def erasure_rows(profile, methods: dict, concept: str, n: int, seed: int) -> pd.
     return pd.DataFrame([{"row": label, **run_erasure(profile, e, c, n, seed)} for label, e in methods.items()])
 
 
-def _percent(row, rate: str) -> str:
-    return percent_with_interval(row[rate], row[f"{rate}_low"], row[f"{rate}_high"])
+def _unsuffixed(table: pd.DataFrame, moment: str) -> pd.DataFrame:
+    """`table` with " before" / " after" taken off its column names."""
+    return table.rename(columns={c: c.removesuffix(f" {moment}") for c in table.columns})
 
 
 def erasure_table(profile, rows: pd.DataFrame, concept: str, n: int, seed: int) -> pd.DataFrame:
     """The reader's table: the base model's row, then each method's rates after erasure in percent with 95%
-    intervals and their image counts, CLIP score and erase time."""
+    intervals and their image counts (`tables.rate_table`), CLIP score and erase time."""
     base = base_metrics(profile, profile.concepts[concept], n, seed)
-    first = rows.iloc[0]  # every row holds the same base model's rates
-    shown = {"method": [BASE, *rows.row]}
-    for rate, label in RATE_NAMES.items():
-        shown[label] = [_percent(first, f"{rate}_before"), *(_percent(r, f"{rate}_after") for _, r in rows.iterrows())]
-        shown[f"{label} n"] = [int(first[f"{rate}_n"]), *rows[f"{rate}_n"].astype(int)]
+    before = rate_table(rows.iloc[:1].assign(row=BASE), ["row"], when=("before",))  # every row holds the base's
+    after = rate_table(rows, ["row"], when=("after",))
+    shown = pd.concat([_unsuffixed(before, "before"), _unsuffixed(after, "after")], ignore_index=True)
+    shown = shown.rename(columns={"row": "method"})
     shown["CLIP"] = [round(base["clip_score"], 3), *rows.clip_score_after.round(3)]
     shown["erase s"] = [0.0, *rows.erase_seconds.round(1)]
-    return pd.DataFrame(shown)
+    return shown
 
 
 def _implicit_group_rows(label: str, judged) -> list[dict]:
