@@ -71,6 +71,8 @@ METHODS = ("erasure.methods.acterase", "erasure.methods.esd", "erasure.methods.a
         ("erasure.methods.esd", {"erasure.methods.esd"}),
         ("erasure.methods.finetune", {"erasure.methods.esd", "erasure.methods.aegis"}),
         ("erasure.pipeline", set(METHODS)),
+        ("erasure.store", set()),  # how results are stored computes none of them
+        ("erasure.fingerprint", set()),
     ],
 )
 def test_a_code_change_changes_the_fingerprint_of_what_runs_it_only(tmp_path, edited, changes):

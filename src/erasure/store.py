@@ -4,10 +4,11 @@ determines it, the code that computes it included, so that a stale result is nev
 A key holds the result's parameters, the fingerprint of the profile's assets (base model, judges, CLIP)
 and `code`: a digest of the source of every module the computation runs, found by following the
 module-level `erasure.*` imports from its entry modules (the method's file, the evaluation's, the judge's,
-the attack's). Sources are compared as syntax trees without docstrings, so comments, docstrings and
-formatting do not count. A change
-to ActErase's file therefore recomputes ActErase's results only; a change to a shared piece (the
-fine-tuning loop, `measure()`, the sampler, a judge) recomputes every result that runs it.
+the attack's); this module and the base model's fingerprint compute no result and are left out. Sources
+are compared as syntax trees without docstrings, so comments, docstrings and formatting do not count. A
+change to ActErase's file therefore recomputes ActErase's results only; a change to a shared piece (the
+fine-tuning loop, `measure()`, the sampler, a judge) recomputes every result that runs it. Each source
+file's imports and digest are read once per version of the file.
 
 Results live in `data/results/store/` (or `$ERASURE_STORE`), committed with the notebooks that show them,
 so that nbval can check every table against what the code gives: with `$ERASURE_REPLAY=1` (the test
@@ -38,6 +39,10 @@ DEFAULT_MODEL_ROOT = REPO_ROOT / ".cache" / "erased-models"
 #: different code (or weights).
 FINGERPRINT_FIELDS = ("code", "method_code", "assets")
 PACKAGE_DIR = Path(__file__).resolve().parent
+#: Modules that compute no result: the store's own bookkeeping, and the base model's fingerprint (which
+#: enters a key as `assets`). They are followed for their imports but not digested, so that a change to how
+#: results are stored or looked up serves the same results.
+NOT_COMPUTATION = frozenset({"erasure.store", "erasure.fingerprint"})
 
 
 def digest(key: dict) -> str:
@@ -57,16 +62,22 @@ def module_file(name: str, package_dir: Path = PACKAGE_DIR) -> Path | None:
 def module_imports(name: str, package_dir: Path = PACKAGE_DIR) -> set[str]:
     """The `erasure.*` modules that module `name` imports at module level (`from erasure.x import y`
     counts `erasure.x.y` when that is a module of its own, else `erasure.x`)."""
-    tree = ast.parse(module_file(name, package_dir).read_text())
+    file = module_file(name, package_dir)
+    return set(_imports(file, file.stat().st_mtime_ns, package_dir))
+
+
+@functools.cache
+def _imports(file: Path, mtime_ns: int, package_dir: Path) -> frozenset[str]:
+    """`module_imports` of one source file, parsed once per version of the file."""
     found = set()
-    for node in tree.body:
+    for node in ast.parse(file.read_text()).body:
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("erasure.")}
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "erasure":
             for alias in node.names:
                 sub = f"{node.module}.{alias.name}"
                 found.add(sub if module_file(sub, package_dir) else node.module)
-    return {m for m in found if module_file(m, package_dir)}
+    return frozenset(m for m in found if module_file(m, package_dir))
 
 
 def module_closure(entries: Iterable[str], package_dir: Path = PACKAGE_DIR) -> list[str]:
@@ -102,9 +113,12 @@ def _source_digest(file: Path, mtime_ns: int) -> str:
 
 
 def module_digests(entries: Iterable[str], package_dir: Path = PACKAGE_DIR) -> dict[str, str]:
-    """The source digest of every module a computation starting in `entries` runs, by module name."""
+    """The source digest of every module a computation starting in `entries` runs, by module name
+    (`NOT_COMPUTATION` left out)."""
     digests = {}
     for name in module_closure(entries, package_dir):
+        if name in NOT_COMPUTATION:
+            continue
         file = module_file(name, package_dir)
         digests[name] = _source_digest(file, file.stat().st_mtime_ns)
     return digests
