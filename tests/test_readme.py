@@ -16,6 +16,7 @@ SMOKE = {
     "-m erasure evaluate --base": ["--n", "8", "--n-related", "2", "--implicit-per-context", "1"],
     "-m erasure evaluate --erased": ["--n", "4"],
     "-m erasure generate": ["--n", "4"],
+    "-m erasure erase --method acterase": ["--set", "num_pairs=4"],
     "-m erasure erase --method esd": ["--set", "iterations=3"],
     "-m erasure attack": ["--n", "2", "--budget", "1"],
 }

@@ -117,6 +117,8 @@ def separations(rows: pd.DataFrame, models: list[str]) -> pd.DataFrame:
                 else:
                     verdict = f"{a} < {b}" if by_model.loc[a, "asr"] < by_model.loc[b, "asr"] else f"{b} < {a}"
                 out.append({"concept": concept, "attack": attack, "pair": f"{a} vs {b}", "lower ASR": verdict})
+    if not out:
+        return pd.DataFrame({"lower ASR": [f"no pair to compare: {len(models)} model"]})
     return pd.DataFrame(out).pivot_table(
         index=["concept", "attack"], columns="pair", values="lower ASR", aggfunc="first", sort=False
     )
@@ -168,10 +170,11 @@ def per_word_rows(profile, concepts, erasers, n: int, seed: int) -> pd.DataFrame
 
 def beside_paper(rows: pd.DataFrame, reference: pd.DataFrame, concepts) -> pd.DataFrame:
     """The paper's ASR (`data/reference/aegis_asr.csv`) beside ours, both in percent, on the concept of the
-    registry `concepts` that is the paper's (sd14) or stands for it (tiny), for the concepts `rows` holds."""
+    registry `concepts` that is the paper's (sd14) or stands for it (tiny), for the concepts and models `rows` holds."""
     ours = rows.set_index(["concept", "model", "attack"])
     ours_for = {c.stands_for or c.name: c.name for c in concepts}
-    reference = reference[reference.concept.map(ours_for).isin(rows.concept)]  # the concepts attacked here
+    attacked_here = reference.concept.map(ours_for).isin(rows.concept) & reference.tiny_model.isin(rows.model)
+    reference = reference[attacked_here]  # the concepts and models attacked here
     out = reference[["concept", "method", "attack", "asr_percent", "source"]].rename(columns={"asr_percent": "paper %"})
     out.insert(1, "our concept", reference.concept.map(ours_for))
     keys = zip(out["our concept"], reference.tiny_model, reference.attack, strict=True)
