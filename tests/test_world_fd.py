@@ -19,6 +19,7 @@ def test_the_base_models_fd_is_stored_and_above_zero(tiny, tmp_path):
     store = ResultStore(tmp_path)
     row = world_fd(tiny, n=48, store=store)
     assert row["n"] == 48 and row["fd"] > 0 and row["floor"] > 0
+    assert row["fd_low"] < row["fd_high"]
     assert len(store.computed) == 1
     assert world_fd(tiny, n=48, store=store) == row and len(store.computed) == 1  # read back, not recomputed
 

@@ -25,6 +25,8 @@ from erasure.world.render import render_batch, sample_scene
 
 #: The seed offset of the caption draw, apart from every other prompt set's.
 CAPTION_SEED = 700_000
+#: Bootstrap resamples of the FD's 95% interval (both image sets resampled, caption pairs kept together).
+BOOTSTRAP = 200
 
 
 def world_captions(n: int, seed: int) -> tuple[list[str], np.ndarray]:
@@ -45,10 +47,21 @@ def clip_image_features(profile, images: np.ndarray, batch_size: int = 256) -> n
     )
 
 
+def bootstrap_interval(fake: np.ndarray, real: np.ndarray, seed: int, draws: int = BOOTSTRAP) -> tuple[float, float]:
+    """The percentile bootstrap's 95% interval of the FD, resampling the captions (each with its two images)."""
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(draws):
+        pick = rng.integers(len(fake), size=len(fake))
+        values.append(feature_frechet_distance(fake[pick], real[pick]))
+    low, high = np.percentile(values, [2.5, 97.5])
+    return float(low), float(high)
+
+
 def world_fd(profile, eraser=None, concept=None, n: int = 512, seed: int = 0, store: ResultStore | None = None) -> dict:
     """The FD between the model's images of `n` world captions and their renders (stored): the base model's,
     or with `eraser` and `concept` the erased model's; with the floor (renders against renders of another
-    draw) alongside. {"fd", "floor", "n"}."""
+    draw) alongside. {"fd", "fd_low", "fd_high" (its bootstrap 95% interval), "floor", "n"}."""
     if profile.name != "tiny":
         raise ValueError(
             f"the world FD is the tiny profile's; on {profile.name} the papers' FID on COCO-10k is "
@@ -66,8 +79,11 @@ def world_fd(profile, eraser=None, concept=None, n: int = 512, seed: int = 0, st
         )
         made = sample(captions, seed)
         fake_f, real_f = clip_image_features(profile, made), clip_image_features(profile, real)
+        low, high = bootstrap_interval(fake_f, real_f, seed)
         return {
             "fd": feature_frechet_distance(fake_f, real_f),
+            "fd_low": low,
+            "fd_high": high,
             "floor": feature_frechet_distance(clip_image_features(profile, other), real_f),
             "n": n,
         }
