@@ -1,11 +1,12 @@
 """The paper-table notebooks' rows: every method of the package has a row, and a wrong row name is refused
-with the choices."""
+with the choices; the FD column."""
 
 import pytest
 
 from erasure.methods import METHODS
-from erasure.paper_tables import PAPER_METHOD, ROWS, table_methods
+from erasure.paper_tables import BASE, PAPER_METHOD, ROWS, fd_column, table_methods
 from erasure.profiles import load_profile
+from erasure.store import ResultStore
 
 
 def test_every_method_has_a_table_row():
@@ -21,3 +22,10 @@ def test_table_methods_builds_each_row_at_the_profile_defaults_and_refuses_an_un
     assert methods["SLD Max"].sld_guidance_scale == 5000 and methods["ESD-u"].trainable == "unet_noncross"
     with pytest.raises(ValueError, match="unknown table rows \\['ESD'\\]; choose from ESD-u, ESD-x"):
         table_methods(tiny, ["ESD"])
+
+
+def test_the_fd_column_holds_the_base_model_then_each_method_with_an_interval(tiny, tmp_path):
+    column = fd_column(tiny, table_methods(tiny, ["UCE"]), "house", 32, 0, ResultStore(tmp_path))
+    assert list(column.method) == [BASE, "UCE"]
+    assert (column.fd > 0).all() and (column.fd_low < column.fd_high).all() and (column.n == 32).all()
+    assert column["FD [95% CI]"].str.match(r"^\d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\]$").all()

@@ -16,6 +16,7 @@ from erasure.evaluate.implicit import GROUPS, group, rate_row
 from erasure.experiments import base_metrics, implicit_fire, run_erasure
 from erasure.methods import AEGIS, RECE, SLD, UCE, ActErase, AdvUnlearn, ConceptPrune, ESDu, ESDx, SalUn
 from erasure.tables import percent_with_interval, rate_table, share_column
+from erasure.world_fd import world_fd
 
 #: A table's rows: label -> (method, its options beyond the profile's defaults), in the order printed.
 ROWS: dict[str, tuple[type, dict]] = {
@@ -67,6 +68,17 @@ def erasure_table(profile, rows: pd.DataFrame, concept: str, n: int, seed: int) 
     shown["CLIP"] = [round(base["clip_score"], 3), *rows.clip_score_after.round(3)]
     shown["erase s"] = [0.0, *rows.erase_seconds.round(1)]
     return shown
+
+
+def fd_column(profile, methods: dict, concept: str, n: int, seed: int, store=None) -> pd.DataFrame:
+    """The FD column (`erasure.world_fd`, tiny only): the base model's FD to the renders, then each method's after
+    erasing `concept`, with 95% intervals and the floor that `n` images alone give."""
+    c = profile.concepts[concept]
+    rows = [{"method": BASE, **world_fd(profile, n=n, seed=seed, store=store)}]
+    rows += [{"method": label, **world_fd(profile, e, c, n, seed, store)} for label, e in methods.items()]
+    table = pd.DataFrame(rows)
+    table["FD [95% CI]"] = [f"{r.fd:.2f} [{r.fd_low:.2f}, {r.fd_high:.2f}]" for r in table.itertuples()]
+    return table
 
 
 def _implicit_group_rows(label: str, judged) -> list[dict]:
