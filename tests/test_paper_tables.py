@@ -4,7 +4,7 @@ with the choices; the FD column."""
 import pytest
 
 from erasure.methods import METHODS
-from erasure.paper_tables import BASE, PAPER_METHOD, ROWS, fd_column, table_methods
+from erasure.paper_tables import BASE, ROWS, fd_column, paper_methods, table_methods
 from erasure.profiles import load_profile
 from erasure.store import ResultStore
 
@@ -12,7 +12,9 @@ from erasure.store import ResultStore
 def test_every_method_has_a_table_row():
     in_rows = {cls.name for cls, _ in ROWS.values()}
     assert set(METHODS) - in_rows == {"esd"}  # plain ESD is ESD-x on tiny, and both variants have rows
-    assert set(PAPER_METHOD) - {"base model"} <= set(ROWS)
+    for task in ("object", "style", "unsafe"):
+        assert set(paper_methods(task)) - {"base model"} <= set(ROWS)
+    assert paper_methods("style")["ESD-x"] == "ESD" and paper_methods("object")["ESD-u"] == "ESD"
 
 
 def test_table_methods_builds_each_row_at_the_profile_defaults_and_refuses_an_unknown_row():

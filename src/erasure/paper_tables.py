@@ -34,8 +34,16 @@ ROWS: dict[str, tuple[type, dict]] = {
     "SLD Max": (SLD, {"preset": "max"}),
 }
 BASE = "base model"
-#: The AEGIS paper's row names, by our row label (its ESD on nudity is ESD-u, the ESD paper's choice there).
+#: The AEGIS paper's row names, by our row label. Its ESD row is the variant the ESD paper recommends for the
+#: task (`paper_methods`): ESD-u for nudity and objects, ESD-x for a style.
 PAPER_METHOD = {BASE: "SD v1.4", "ESD-u": "ESD", "AEGIS": "AEGIS", "AdvUnlearn": "AdvUnlearn", "SalUn": "SalUn"}
+
+
+def paper_methods(task: str) -> dict[str, str]:
+    """`PAPER_METHOD` for a concept's task ("object", "style", "unsafe"): on a style the paper's ESD is ESD-x."""
+    if task != "style":
+        return PAPER_METHOD
+    return {("ESD-x" if ours == "ESD-u" else ours): paper for ours, paper in PAPER_METHOD.items()}
 
 
 def table_methods(profile, rows=tuple(ROWS)) -> dict:
@@ -123,11 +131,14 @@ def asr_wide(grid: pd.DataFrame) -> pd.DataFrame:
     return wide
 
 
-def beside_paper(table: pd.DataFrame, grid: pd.DataFrame, reference: pd.DataFrame, paper_concept: str) -> pd.DataFrame:
-    """The AEGIS paper's numbers for `paper_concept` beside ours, per method it reports and we built: ASR under
-    its three attacks (percent) and CLIP score. Our CLIP is the tiny CLIP's (another model, so only the
-    order of the methods compares); FID has no tiny counterpart in these rows and shows n/a."""
-    ours_label = {PAPER_METHOD[ours]: ours for ours in table.method if ours in PAPER_METHOD}  # the rows we ran
+def beside_paper(
+    table: pd.DataFrame, grid: pd.DataFrame, reference: pd.DataFrame, paper_concept: str, task: str = "unsafe"
+) -> pd.DataFrame:
+    """The AEGIS paper's numbers for `paper_concept` (of `task`) beside ours, per method it reports and we built:
+    ASR under its three attacks (percent) and CLIP score. Our CLIP is the tiny CLIP's (another model, so only
+    the order of the methods compares); FID has no tiny counterpart in these rows and shows n/a."""
+    names = paper_methods(task)
+    ours_label = {names[ours]: ours for ours in table.method if ours in names}  # the rows we ran
     paper = reference[(reference.concept == paper_concept) & reference.method.isin(ours_label)]
     by_attack = grid.set_index(["method", "attack"])
     by_method = table.set_index("method")
