@@ -4,7 +4,7 @@ with the choices; the FD column."""
 import pytest
 
 from erasure.methods import METHODS
-from erasure.paper_tables import BASE, ROWS, fd_column, paper_methods, table_methods
+from erasure.paper_tables import BASE, ROWS, class_column, fd_column, paper_methods, table_methods
 from erasure.profiles import load_profile
 from erasure.store import ResultStore
 
@@ -31,3 +31,13 @@ def test_the_fd_column_holds_the_base_model_then_each_method_with_an_interval(ti
     assert list(column.method) == [BASE, "UCE"]
     assert (column.fd > 0).all() and (column.fd_low < column.fd_high).all() and (column.n == 32).all()
     assert column["FD [95% CI]"].str.match(r"^\d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\]$").all()
+
+
+def test_the_class_column_pools_every_training_word(tiny, tmp_path):
+    column = class_column(tiny, table_methods(tiny, ["UCE"]), "house", 4, 0, ResultStore(tmp_path))
+    assert list(column.method) == [BASE, "UCE"]
+    words = set(tiny.concepts["house"].erase)
+    for row in column.itertuples():
+        assert set(row.by_word) == words and row.n == sum(w["n"] for w in row.by_word.values())
+        assert row.low <= row.rate <= row.high
+    assert column.rate.iloc[0] > column.rate.iloc[1]  # erasing house lowers the class rate

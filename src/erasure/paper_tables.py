@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from erasure.attack_report import attack_rows
+from erasure.class_table import class_rate
 from erasure.evaluate.implicit import GROUPS, group, rate_row
 from erasure.experiments import base_metrics, implicit_fire, run_erasure
 from erasure.methods import AEGIS, RECE, SLD, UCE, ActErase, AdvUnlearn, ConceptPrune, ESDu, ESDx, SalUn
@@ -76,6 +77,17 @@ def erasure_table(profile, rows: pd.DataFrame, concept: str, n: int, seed: int) 
     shown["CLIP"] = [round(base["clip_score"], 3), *rows.clip_score_after.round(3)]
     shown["erase s"] = [0.0, *rows.erase_seconds.round(1)]
     return shown
+
+
+def class_column(profile, methods: dict, concept: str, n: int, seed: int, store=None) -> pd.DataFrame:
+    """The erased rate over `concept`'s class (`erasure.class_table`: every training word, pooled), the base
+    model's first, then each method's, in percent with its 95% interval and number of images."""
+    c = profile.concepts[concept]
+    rows = [{"method": BASE, **class_rate(profile, c, n=n, seed=seed, store=store)}]
+    rows += [{"method": label, **class_rate(profile, c, e, n, seed, store)} for label, e in methods.items()]
+    table = pd.DataFrame(rows)
+    table["class % [95% CI]"] = [percent_with_interval(r.rate, r.low, r.high) for r in table.itertuples()]
+    return table
 
 
 def fd_column(profile, methods: dict, concept: str, n: int, seed: int, store=None) -> pd.DataFrame:
