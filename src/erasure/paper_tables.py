@@ -79,13 +79,22 @@ def erasure_table(profile, rows: pd.DataFrame, concept: str, n: int, seed: int) 
     return shown
 
 
+def _base_then_methods(profile, methods: dict, concept: str, measure) -> pd.DataFrame:
+    """`measure(eraser, concept)` for the base model (`eraser=None`), then for each method, labelled by row."""
+    c = profile.concepts[concept]
+    rows = [{"method": BASE, **measure(None, c)}]
+    rows += [{"method": label, **measure(eraser, c)} for label, eraser in methods.items()]
+    return pd.DataFrame(rows)
+
+
 def class_column(profile, methods: dict, concept: str, n: int, seed: int, store=None) -> pd.DataFrame:
     """The erased rate over `concept`'s class (`erasure.class_table`: every training word, pooled), the base
     model's first, then each method's, in percent with its 95% interval and number of images."""
-    c = profile.concepts[concept]
-    rows = [{"method": BASE, **class_rate(profile, c, n=n, seed=seed, store=store)}]
-    rows += [{"method": label, **class_rate(profile, c, e, n, seed, store)} for label, e in methods.items()]
-    table = pd.DataFrame(rows)
+
+    def measure(eraser, c) -> dict:
+        return class_rate(profile, c, eraser, n, seed, store)
+
+    table = _base_then_methods(profile, methods, concept, measure)
     table["class % [95% CI]"] = [percent_with_interval(r.rate, r.low, r.high) for r in table.itertuples()]
     return table
 
@@ -93,10 +102,11 @@ def class_column(profile, methods: dict, concept: str, n: int, seed: int, store=
 def fd_column(profile, methods: dict, concept: str, n: int, seed: int, store=None) -> pd.DataFrame:
     """The FD column (`erasure.world_fd`, tiny only): the base model's FD to the renders, then each method's after
     erasing `concept`, with 95% intervals and the floor that `n` images alone give."""
-    c = profile.concepts[concept]
-    rows = [{"method": BASE, **world_fd(profile, n=n, seed=seed, store=store)}]
-    rows += [{"method": label, **world_fd(profile, e, c, n, seed, store)} for label, e in methods.items()]
-    table = pd.DataFrame(rows)
+
+    def measure(eraser, c) -> dict:
+        return world_fd(profile, eraser, c, n, seed, store)
+
+    table = _base_then_methods(profile, methods, concept, measure)
     table["FD [95% CI]"] = [f"{r.fd:.2f} [{r.fd_low:.2f}, {r.fd_high:.2f}]" for r in table.itertuples()]
     return table
 
