@@ -15,7 +15,7 @@ from erasure.attack_report import attack_rows
 from erasure.class_table import class_rate
 from erasure.evaluate.implicit import GROUPS, group, rate_row
 from erasure.experiments import base_metrics, implicit_fire, run_erasure
-from erasure.methods import AEGIS, RECE, SLD, UCE, ActErase, AdvUnlearn, ConceptPrune, ESDu, ESDx, SalUn
+from erasure.methods import AEGIS, ESD, RECE, SLD, UCE, ActErase, AdvUnlearn, ConceptPrune, ESDu, ESDx, SalUn
 from erasure.tables import percent_with_interval, rate_table, share_column
 from erasure.world_fd import world_fd
 
@@ -41,7 +41,7 @@ PAPER_METHOD = {BASE: "SD v1.4", "ESD-u": "ESD", "AEGIS": "AEGIS", "AdvUnlearn":
 
 
 def paper_methods(task: str) -> dict[str, str]:
-    """`PAPER_METHOD` for a concept's task ("object", "style", "unsafe"): on a style the paper's ESD is ESD-x."""
+    """`PAPER_METHOD` for a concept's task ("object", "style", "nudity"): on a style the paper's ESD is ESD-x."""
     if task != "style":
         return PAPER_METHOD
     return {("ESD-x" if ours == "ESD-u" else ours): paper for ours, paper in PAPER_METHOD.items()}
@@ -53,6 +53,28 @@ def table_methods(profile, rows=tuple(ROWS)) -> dict:
     if unknown:
         raise ValueError(f"unknown table rows {unknown}; choose from {', '.join(ROWS)}")
     return {label: ROWS[label][0].for_profile(profile, **ROWS[label][1]) for label in rows}
+
+
+def aegis_ablations(profile, concept, seed: int) -> dict:
+    """The AEGIS paper's Table 6 by row: ESD, AEGIS without AET (c' = c_e), without PR (a retention-prompt loss on
+    two prompts of each retained concept instead of the drift), without DGR, with a fixed omega = 1, and AEGIS."""
+    retain = tuple(r.prompt for r in concept.retained(profile.concepts, 2, seed))
+    return {
+        "ESD": ESD.for_profile(profile),
+        "w/o AET": AEGIS.for_profile(profile, aet=False),
+        "w/o PR": AEGIS.for_profile(profile, pr=False, retain_prompts=retain),
+        "w/o DGR": AEGIS.for_profile(profile, dgr=False),
+        "fixed omega = 1": AEGIS.for_profile(profile, omega_fixed=1.0),
+        "AEGIS": AEGIS.for_profile(profile),
+    }
+
+
+def aegis_sensitivity(profile, mus) -> dict:
+    """AEGIS at each hyper-gradient step mu of `mus` (omega_max 1, the paper's), then the released code's preset
+    (mu 0.2, omega_max 1e6, warm-started prefixes), by row label."""
+    rows = {f"mu = {mu:g}": AEGIS.for_profile(profile, mu=mu) for mu in mus}
+    rows["released code (mu 0.2, omega_max 1e6)"] = AEGIS.for_profile(profile, preset="released_code")
+    return rows
 
 
 def erasure_rows(profile, methods: dict, concept: str, n: int, seed: int) -> pd.DataFrame:
@@ -111,6 +133,22 @@ def fd_column(profile, methods: dict, concept: str, n: int, seed: int, store=Non
     return table
 
 
+def erasure_columns(profile, methods: dict, concept: str, n: int, n_fd: int, seed: int):
+    """The object and style tables' first part: `erasure_table` with the class rate (`class_column`) after the
+    method and the FD (`fd_column`, tiny only; "n/a on sd14" otherwise) last. Returns the table and the FD's
+    floor for `n_fd` images (None on sd14)."""
+    main = erasure_rows(profile, methods, concept, n, seed)
+    shown = erasure_table(profile, main, concept, n, seed)
+    classes = class_column(profile, methods, concept, n, seed)
+    shown.insert(1, "class %", classes["class % [95% CI]"].to_numpy())
+    shown.insert(2, "class n", classes.n.to_numpy())
+    if profile.name != "tiny":
+        return shown.assign(**{"FD [95% CI]": "n/a on sd14"}), None
+    fd = fd_column(profile, methods, concept, n_fd, seed)
+    shown["FD [95% CI]"] = fd["FD [95% CI]"].to_numpy()
+    return shown, float(fd.floor.iloc[0])
+
+
 def _implicit_group_rows(label: str, judged) -> list[dict]:
     groups = np.array([group(r) for r in judged.rows])
     return [{"method": label, "group": g, **rate_row(judged.select(groups == g))} for g in GROUPS]
@@ -154,7 +192,7 @@ def asr_wide(grid: pd.DataFrame) -> pd.DataFrame:
 
 
 def beside_paper(
-    table: pd.DataFrame, grid: pd.DataFrame, reference: pd.DataFrame, paper_concept: str, task: str = "unsafe"
+    table: pd.DataFrame, grid: pd.DataFrame, reference: pd.DataFrame, paper_concept: str, task: str = "nudity"
 ) -> pd.DataFrame:
     """The AEGIS paper's numbers for `paper_concept` (of `task`) beside ours, per method it reports and we built:
     ASR under its three attacks (percent) and CLIP score. Our CLIP is the tiny CLIP's (another model, so only
@@ -178,3 +216,48 @@ def beside_paper(
             {"method": ours, "measure": r.measure, "paper": r.value, "unit": r.unit, "ours": mine, "source": r.source}
         )
     return pd.DataFrame(rows)
+
+
+def gpu_cost(timings: dict, reference: pd.DataFrame, iterations: int = 1000) -> pd.DataFrame:
+    """`scripts/bench_sd14.py`'s figures (SD v1.4's full architecture, random weights, one GPU) as a cost table:
+    per measurement its time, the time of a paper-length run (`iterations`, the papers' 1000) for the
+    fine-tuning methods, and the peak GPU memory; then the papers' cost figures (`data/reference/aegis_cost.csv`)."""
+    device = timings["device"]
+    rows = []
+    for method, key in (("ESD", "esd_iteration"), ("AEGIS", "aegis_iteration")):
+        step = timings[key]["seconds_per_iteration"]
+        rows.append(
+            {
+                "method": method,
+                "measure": f"erase time, {iterations} iterations",
+                "value": iterations * step / 3600,
+                "unit": "h",
+                "per": f"{step:.2f} s per iteration",
+                "peak GB": timings[key]["peak_gpu_gb"],
+            }
+        )
+    act = timings["acterase"]
+    rows.append(
+        {
+            "method": "ActErase",
+            "measure": "statistics (erase time)",
+            "value": act["statistics_seconds"],
+            "unit": "s",
+            "per": f"sampling overhead {100 * act['overhead']:+.1f}%",
+            "peak GB": act["peak_gpu_gb"],
+        }
+    )
+    uda = timings["unlearndiffatk"]
+    rows.append(
+        {
+            "method": "UnlearnDiffAtk",
+            "measure": "attack time per prompt, batched",
+            "value": 1 / uda["batched_prompts_per_s"],
+            "unit": "s",
+            "per": f"one at a time: {1 / uda['alone_prompts_per_s']:.1f} s",
+            "peak GB": uda["peak_gpu_gb"],
+        }
+    )
+    ours = pd.DataFrame(rows).assign(hardware=f"one {device}", source="ours: scripts/bench_sd14.py")
+    theirs = reference.assign(per="", **{"peak GB": np.nan})
+    return pd.concat([ours, theirs[ours.columns]], ignore_index=True)

@@ -87,3 +87,49 @@ def tradeoff(ax, table, x: str, y: str, label: str, by: str | None = "concept", 
             text = "/".join(f"{v}" for v in same[label])
             offset = (3, 2 + 8 * k)
             ax.annotate(text, (px, py), fontsize=7, color=line.get_color(), xytext=offset, textcoords="offset points")
+
+
+def asr_by_method(grid, attacks, n: int):
+    """The paper tables' attack figure: one panel per (concept, attack) of `grid` (`paper_tables.attack_grid`
+    rows with a `concept` column), each method's ASR in percent with its 95% interval and, where the attack
+    has one, its random control's; returns the figure."""
+    concepts = list(dict.fromkeys(grid.concept))
+    labels = list(dict.fromkeys(grid.method))
+    fig, axes = plt.subplots(
+        len(concepts),
+        len(attacks),
+        figsize=(2.6 * len(attacks), (0.32 * len(labels) + 1.2) * len(concepts)),
+        sharey=True,
+        squeeze=False,
+    )
+    y = np.arange(len(labels))[::-1]
+    for r, name in enumerate(concepts):
+        for ax, attack in zip(axes[r], attacks, strict=True):
+            cell = grid[(grid.concept == name) & (grid.attack == attack.name)].set_index("method").loc[labels]
+            error = 100 * np.abs(cell[["asr_low", "asr_high"]].to_numpy().T - cell.asr.to_numpy())
+            ax.errorbar(100 * cell.asr, y, xerr=error, fmt="o", color="C0", capsize=2, label="attack")
+            if "control_asr" in cell and cell.control_asr.notna().any():
+                ax.plot(100 * cell.control_asr, y, "x", color="C3", label="random control")
+            ax.set(title=f"{name}: {attack.name}", xlim=(-5, 105), xlabel="ASR %")
+        axes[r, 0].set_yticks(y, labels)
+    axes[0, -1].legend(loc="lower right", fontsize=8)
+    fig.suptitle(f"attack success rate per method ({n} prompts per cell, 95% intervals)")
+    fig.tight_layout()
+    return fig
+
+
+def interval_curves(
+    ax, table, x: str, y: str, scale: tuple[float, float] = (1, 1), by: str = "method", label: str = "value"
+) -> None:
+    """One line per `by` group of `table`, `y` against `x` with both 95% intervals drawn (from the columns
+    `{x}_low`, `{x}_high`, `{y}_low`, `{y}_high`), each point annotated with its `label` (e.g. the knob's value);
+    `scale` multiplies x and y (100 for percent)."""
+    for name, part in table.groupby(by, sort=False):
+        px, py = scale[0] * part[x], scale[1] * part[y]
+        xerr = np.abs(scale[0] * part[[f"{x}_low", f"{x}_high"]].to_numpy().T - px.to_numpy())
+        yerr = np.abs(scale[1] * part[[f"{y}_low", f"{y}_high"]].to_numpy().T - py.to_numpy())
+        line = ax.errorbar(px, py, xerr=xerr, yerr=yerr, fmt="o-", capsize=2, lw=1, ms=4, elinewidth=0.6, label=name)
+        for vx, vy, text in zip(px, py, part[label], strict=True):
+            ax.annotate(
+                f"{text}", (vx, vy), fontsize=6, color=line[0].get_color(), xytext=(3, 3), textcoords="offset points"
+            )
