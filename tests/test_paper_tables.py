@@ -1,10 +1,24 @@
 """The paper-table notebooks' rows: every method of the package has a row, and a wrong row name is refused
-with the choices; the FD column."""
+with the choices; the FD and class columns; Table 6's variants and the mu sweep; the GPU cost table."""
 
+import json
+
+import pandas as pd
 import pytest
 
-from erasure.methods import METHODS
-from erasure.paper_tables import BASE, ROWS, class_column, fd_column, paper_methods, table_methods
+from erasure.methods import AEGIS, ESD, METHODS
+from erasure.paper_tables import (
+    BASE,
+    ROWS,
+    aegis_ablations,
+    aegis_sensitivity,
+    class_column,
+    fd_column,
+    gpu_cost,
+    paper_methods,
+    table_methods,
+)
+from erasure.paths import REPO_ROOT
 from erasure.profiles import load_profile
 from erasure.store import ResultStore
 
@@ -12,7 +26,7 @@ from erasure.store import ResultStore
 def test_every_method_has_a_table_row():
     in_rows = {cls.name for cls, _ in ROWS.values()}
     assert set(METHODS) - in_rows == {"esd"}  # plain ESD is ESD-x on tiny, and both variants have rows
-    for task in ("object", "style", "unsafe"):
+    for task in ("object", "style", "nudity"):
         assert set(paper_methods(task)) - {"base model"} <= set(ROWS)
     assert paper_methods("style")["ESD-x"] == "ESD" and paper_methods("object")["ESD-u"] == "ESD"
 
@@ -41,3 +55,35 @@ def test_the_class_column_pools_every_training_word(tiny, tmp_path):
         assert set(row.by_word) == words and row.n == sum(w["n"] for w in row.by_word.values())
         assert row.low <= row.rate <= row.high
     assert column.rate.iloc[0] > column.rate.iloc[1]  # erasing house lowers the class rate
+
+
+def test_table6_switches_one_part_of_aegis_per_row():
+    tiny = load_profile("tiny")
+    rows = aegis_ablations(tiny, tiny.concepts["fire"], 0)
+    assert list(rows) == ["ESD", "w/o AET", "w/o PR", "w/o DGR", "fixed omega = 1", "AEGIS"]
+    full = rows["AEGIS"]
+    assert full == AEGIS.for_profile(tiny) and rows["ESD"] == ESD.for_profile(tiny)
+    assert (rows["w/o AET"].aet, rows["w/o DGR"].dgr, rows["fixed omega = 1"].omega_fixed) == (False, False, 1.0)
+    assert rows["w/o PR"].pr is False and len(rows["w/o PR"].retain_prompts) > 0
+    assert all("fire" not in p for p in rows["w/o PR"].retain_prompts)
+    for label in ("w/o AET", "w/o DGR", "fixed omega = 1"):  # each differs from AEGIS in its own switch only
+        changed = {k for k, v in vars(rows[label]).items() if v != getattr(full, k)}
+        assert len(changed) == 1, (label, changed)
+
+
+def test_the_sensitivity_rows_sweep_mu_then_the_released_preset():
+    rows = aegis_sensitivity(load_profile("tiny"), [0.05, 0.1])
+    assert list(rows)[:2] == ["mu = 0.05", "mu = 0.1"]
+    assert rows["mu = 0.05"].mu == 0.05 and rows["mu = 0.1"] == AEGIS.for_profile(load_profile("tiny"))
+    released = rows["released code (mu 0.2, omega_max 1e6)"]
+    assert (released.mu, released.omega_max, released.prefix_init) == (0.2, 1e6, "latest")
+
+
+def test_the_gpu_cost_table_scales_an_iteration_to_a_paper_length_run():
+    timings = json.loads((REPO_ROOT / "data/results/sd14_timings_h200.json").read_text())
+    reference = pd.read_csv(REPO_ROOT / "data/reference/aegis_cost.csv")
+    table = gpu_cost(timings, reference).set_index("method")
+    assert table.loc["ESD", "value"] == pytest.approx(1000 * timings["esd_iteration"]["seconds_per_iteration"] / 3600)
+    assert table.loc["UnlearnDiffAtk", "value"] == pytest.approx(1 / timings["unlearndiffatk"]["batched_prompts_per_s"])
+    aegis = table.loc["AEGIS"]
+    assert list(aegis.hardware) == ["one NVIDIA H200", "one NVIDIA RTX A6000"] and list(aegis.unit) == ["h", "h"]
