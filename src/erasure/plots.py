@@ -112,9 +112,10 @@ def asr_by_method(grid, attacks, n: int):
                 ax.plot(100 * cell.control_asr, y, "x", color="C3", label="random control")
             ax.set(title=f"{name}: {attack.name}", xlim=(-5, 105), xlabel="ASR %")
         axes[r, 0].set_yticks(y, labels)
-    axes[0, -1].legend(loc="lower right", fontsize=8)
-    fig.suptitle(f"attack success rate per method ({n} prompts per cell, 95% intervals)")
-    fig.tight_layout()
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="upper right", ncol=2, fontsize=8, frameon=False)  # above the panels, on none
+    fig.suptitle(f"attack success rate per method ({n} prompts per cell, 95% intervals)", x=0.02, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.1 / fig.get_figheight()))
     return fig
 
 
