@@ -5,6 +5,7 @@ import numpy as np
 
 from erasure.store import ResultStore
 from erasure.world_fd import clip_image_features, world_captions, world_fd
+from erasure.world_fd_kept import shows_concept, world_fd_kept
 
 
 def test_world_captions_are_the_renders_captions_and_fixed_by_the_seed():
@@ -31,3 +32,13 @@ def test_an_image_set_is_at_distance_zero_from_itself(tiny):
     features = clip_image_features(tiny, real)
     assert features.shape == (160, 128)
     assert abs(feature_frechet_distance(features, features)) < 1e-6
+
+
+def test_the_fd_without_a_concept_leaves_out_the_renders_that_show_it(tiny, tmp_path):
+    house = tiny.concepts["house"]
+    captions, real = world_captions(96, 0)
+    shown = shows_concept(tiny, real, house)
+    naming = np.array([any(w in c for w in house.erase) for c in captions])
+    assert 0 < shown.sum() < 96 and shown[naming].all()  # every caption that names house shows it
+    row = world_fd_kept(tiny, house, n=96, store=ResultStore(tmp_path))
+    assert row["n"] == 96 - shown.sum() and row["n_drawn"] == 96 and row["fd_low"] < row["fd"] < row["fd_high"]

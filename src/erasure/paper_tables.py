@@ -18,6 +18,7 @@ from erasure.experiments import base_metrics, implicit_fire, run_erasure
 from erasure.methods import AEGIS, ESD, RECE, SLD, UCE, ActErase, AdvUnlearn, ConceptPrune, ESDu, ESDx, SalUn
 from erasure.tables import percent_with_interval, rate_table, share_column
 from erasure.world_fd import world_fd
+from erasure.world_fd_kept import world_fd_kept
 
 #: A table's rows: label -> (method, its options beyond the profile's defaults), in the order printed.
 ROWS: dict[str, tuple[type, dict]] = {
@@ -128,15 +129,29 @@ def fd_column(profile, methods: dict, concept: str, n: int, seed: int, store=Non
     def measure(eraser, c) -> dict:
         return world_fd(profile, eraser, c, n, seed, store)
 
-    table = _base_then_methods(profile, methods, concept, measure)
-    table["FD [95% CI]"] = [f"{r.fd:.2f} [{r.fd_low:.2f}, {r.fd_high:.2f}]" for r in table.itertuples()]
+    return _with_fd_text(_base_then_methods(profile, methods, concept, measure), "FD [95% CI]")
+
+
+def fd_kept_column(profile, methods: dict, concept: str, n: int, seed: int, store=None) -> pd.DataFrame:
+    """The FD column without the concept (`erasure.world_fd_kept`, tiny only): the same images as `fd_column`'s,
+    only the captions whose render does not show `concept` (their number in `n`)."""
+
+    def measure(eraser, c) -> dict:
+        return world_fd_kept(profile, c, eraser, n, seed, store)
+
+    return _with_fd_text(_base_then_methods(profile, methods, concept, measure), "FD w/o concept [95% CI]")
+
+
+def _with_fd_text(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    """`table` with its FD and interval as one text column: "3.66 [3.06, 4.27]"."""
+    table[column] = [f"{r.fd:.2f} [{r.fd_low:.2f}, {r.fd_high:.2f}]" for r in table.itertuples()]
     return table
 
 
 def erasure_columns(profile, methods: dict, concept: str, n: int, n_fd: int, seed: int):
     """The object and style tables' first part: `erasure_table` with the class rate (`class_column`) after the
-    method and the FD (`fd_column`, tiny only; "n/a on sd14" otherwise) last. Returns the table and the FD's
-    floor for `n_fd` images (None on sd14)."""
+    method, and last the FD with and without the captions that show the concept (`fd_column`, `fd_kept_column`;
+    tiny only, "n/a on sd14" otherwise). Returns the table and the FD's floor for `n_fd` images (None on sd14)."""
     main = erasure_rows(profile, methods, concept, n, seed)
     shown = erasure_table(profile, main, concept, n, seed)
     classes = class_column(profile, methods, concept, n, seed)
@@ -145,7 +160,9 @@ def erasure_columns(profile, methods: dict, concept: str, n: int, n_fd: int, see
     if profile.name != "tiny":
         return shown.assign(**{"FD [95% CI]": "n/a on sd14"}), None
     fd = fd_column(profile, methods, concept, n_fd, seed)
+    kept = fd_kept_column(profile, methods, concept, n_fd, seed)
     shown["FD [95% CI]"] = fd["FD [95% CI]"].to_numpy()
+    shown[f"FD w/o {concept} (n={kept.n.iloc[0]}) [95% CI]"] = kept["FD w/o concept [95% CI]"].to_numpy()
     return shown, float(fd.floor.iloc[0])
 
 
