@@ -148,10 +148,11 @@ def _with_fd_text(table: pd.DataFrame, column: str) -> pd.DataFrame:
     return table
 
 
-def erasure_columns(profile, methods: dict, concept: str, n: int, n_fd: int, seed: int):
+def erasure_columns(profile, methods: dict, concept: str, n: int, n_fd: int, seed: int, without: bool = True):
     """The object and style tables' first part: `erasure_table` with the class rate (`class_column`) after the
-    method, and last the FD with and without the captions that show the concept (`fd_column`, `fd_kept_column`;
-    tiny only, "n/a on sd14" otherwise). Returns the table and the FD's floor for `n_fd` images (None on sd14)."""
+    method, and last the FD, then (with `without`) the FD without the captions that show the concept
+    (`fd_column`, `fd_kept_column`; tiny only, "n/a on sd14" otherwise). Returns the table and the FD's floor
+    for `n_fd` images (None on sd14)."""
     main = erasure_rows(profile, methods, concept, n, seed)
     shown = erasure_table(profile, main, concept, n, seed)
     classes = class_column(profile, methods, concept, n, seed)
@@ -160,9 +161,10 @@ def erasure_columns(profile, methods: dict, concept: str, n: int, n_fd: int, see
     if profile.name != "tiny":
         return shown.assign(**{"FD [95% CI]": "n/a on sd14"}), None
     fd = fd_column(profile, methods, concept, n_fd, seed)
-    kept = fd_kept_column(profile, methods, concept, n_fd, seed)
     shown["FD [95% CI]"] = fd["FD [95% CI]"].to_numpy()
-    shown[f"FD w/o {concept} (n={kept.n.iloc[0]}) [95% CI]"] = kept["FD w/o concept [95% CI]"].to_numpy()
+    if without:
+        kept = fd_kept_column(profile, methods, concept, n_fd, seed)
+        shown[f"FD w/o {concept} (n={kept.n.iloc[0]}) [95% CI]"] = kept["FD w/o concept [95% CI]"].to_numpy()
     return shown, float(fd.floor.iloc[0])
 
 
