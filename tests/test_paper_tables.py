@@ -60,13 +60,13 @@ def test_the_class_column_pools_every_training_word(tiny, tmp_path):
 def test_table6_switches_one_part_of_aegis_per_row():
     tiny = load_profile("tiny")
     rows = aegis_ablations(tiny, tiny.concepts["fire"], 0)
-    assert list(rows) == ["ESD", "w/o AET", "w/o PR", "w/o DGR", "fixed omega = 1", "AEGIS"]
+    assert list(rows) == ["ESD", "w/o AET", "w/o PR", "w/o DGR", "omega fixed at 1", "AEGIS"]
     full = rows["AEGIS"]
     assert full == AEGIS.for_profile(tiny) and rows["ESD"] == ESD.for_profile(tiny)
-    assert (rows["w/o AET"].aet, rows["w/o DGR"].dgr, rows["fixed omega = 1"].omega_fixed) == (False, False, 1.0)
+    assert (rows["w/o AET"].aet, rows["w/o DGR"].dgr, rows["omega fixed at 1"].omega_fixed) == (False, False, 1.0)
     assert rows["w/o PR"].pr is False and len(rows["w/o PR"].retain_prompts) > 0
     assert all("fire" not in p for p in rows["w/o PR"].retain_prompts)
-    for label in ("w/o AET", "w/o DGR", "fixed omega = 1"):  # each differs from AEGIS in its own switch only
+    for label in ("w/o AET", "w/o DGR", "omega fixed at 1"):  # each differs from AEGIS in its own switch only
         changed = {k for k, v in vars(rows[label]).items() if v != getattr(full, k)}
         assert len(changed) == 1, (label, changed)
 

@@ -14,8 +14,10 @@ import pandas as pd
 from erasure.attack_report import attack_rows
 from erasure.class_table import class_rate
 from erasure.evaluate.implicit import GROUPS, group, rate_row
+from erasure.evaluate.intervals import separated
 from erasure.experiments import base_metrics, implicit_fire, run_erasure
 from erasure.methods import AEGIS, ESD, RECE, SLD, UCE, ActErase, AdvUnlearn, ConceptPrune, ESDu, ESDx, SalUn
+from erasure.noise_distances import distances
 from erasure.tables import percent_with_interval, rate_table, share_column
 from erasure.world_fd import world_fd
 from erasure.world_fd_kept import world_fd_kept
@@ -58,14 +60,14 @@ def table_methods(profile, rows=tuple(ROWS)) -> dict:
 
 def aegis_ablations(profile, concept, seed: int) -> dict:
     """The AEGIS paper's Table 6 by row: ESD, AEGIS without AET (c' = c_e), without PR (a retention-prompt loss on
-    two prompts of each retained concept instead of the drift), without DGR, with a fixed omega = 1, and AEGIS."""
+    two prompts of each retained concept instead of the drift), without DGR, with omega fixed at 1, and AEGIS."""
     retain = tuple(r.prompt for r in concept.retained(profile.concepts, 2, seed))
     return {
         "ESD": ESD.for_profile(profile),
         "w/o AET": AEGIS.for_profile(profile, aet=False),
         "w/o PR": AEGIS.for_profile(profile, pr=False, retain_prompts=retain),
         "w/o DGR": AEGIS.for_profile(profile, dgr=False),
-        "fixed omega = 1": AEGIS.for_profile(profile, omega_fixed=1.0),
+        "omega fixed at 1": AEGIS.for_profile(profile, omega_fixed=1.0),
         "AEGIS": AEGIS.for_profile(profile),
     }
 
@@ -148,11 +150,22 @@ def _with_fd_text(table: pd.DataFrame, column: str) -> pd.DataFrame:
     return table
 
 
+def fd_columns(profile, methods: dict, concept: str, n: int, seed: int, without: bool = True):
+    """The FD column (`fd_column`) and, with `without`, the FD without the captions whose render shows the
+    concept (`fd_kept_column`, its number of captions in the name), by method, the base model's row first; and
+    the FD's floor for `n` images. Tiny only."""
+    fd = fd_column(profile, methods, concept, n, seed)
+    shown = pd.DataFrame({"FD [95% CI]": fd["FD [95% CI]"].to_numpy()}, index=fd.method)
+    if without:
+        kept = fd_kept_column(profile, methods, concept, n, seed)
+        shown[f"FD w/o {concept} (n={kept.n.iloc[0]}) [95% CI]"] = kept["FD w/o concept [95% CI]"].to_numpy()
+    return shown, float(fd.floor.iloc[0])
+
+
 def erasure_columns(profile, methods: dict, concept: str, n: int, n_fd: int, seed: int, without: bool = True):
     """The object and style tables' first part: `erasure_table` with the class rate (`class_column`) after the
-    method, and last the FD, then (with `without`) the FD without the captions that show the concept
-    (`fd_column`, `fd_kept_column`; tiny only, "n/a on sd14" otherwise). Returns the table and the FD's floor
-    for `n_fd` images (None on sd14)."""
+    method, and last the FD columns (`fd_columns`; tiny only, "n/a on sd14" otherwise). Returns the table and
+    the FD's floor for `n_fd` images (None on sd14)."""
     main = erasure_rows(profile, methods, concept, n, seed)
     shown = erasure_table(profile, main, concept, n, seed)
     classes = class_column(profile, methods, concept, n, seed)
@@ -160,12 +173,10 @@ def erasure_columns(profile, methods: dict, concept: str, n: int, n_fd: int, see
     shown.insert(2, "class n", classes.n.to_numpy())
     if profile.name != "tiny":
         return shown.assign(**{"FD [95% CI]": "n/a on sd14"}), None
-    fd = fd_column(profile, methods, concept, n_fd, seed)
-    shown["FD [95% CI]"] = fd["FD [95% CI]"].to_numpy()
-    if without:
-        kept = fd_kept_column(profile, methods, concept, n_fd, seed)
-        shown[f"FD w/o {concept} (n={kept.n.iloc[0]}) [95% CI]"] = kept["FD w/o concept [95% CI]"].to_numpy()
-    return shown, float(fd.floor.iloc[0])
+    fds, floor = fd_columns(profile, methods, concept, n_fd, seed, without)
+    for column in fds:
+        shown[column] = fds[column].to_numpy()
+    return shown, floor
 
 
 def _implicit_group_rows(label: str, judged) -> list[dict]:
@@ -183,6 +194,43 @@ def implicit_rows(profile, methods: dict, seed: int, images_per_prompt: int = 1)
     table = pd.DataFrame(rows)
     table["fire, % [95% CI]"] = share_column(table.fire_rate, table.n)
     return table
+
+
+def _distance_text(d: dict, scale: float) -> str:
+    """A distance and its interval times `scale`, "1.37 [1.31, 1.44]"; "n/a" where it has no interval."""
+    if d["low"] is None:
+        return "n/a"
+    return f"{scale * d['mean']:.2f} [{scale * d['low']:.2f}, {scale * d['high']:.2f}]"
+
+
+def _residue(d0: dict, d1: dict) -> str:
+    """Whether the class moved apart after erasure: "d1 > d0" or "d1 < d0" where the intervals say so ("n/a"
+    with fewer than two prompts)."""
+    if d0["low"] is None or d1["low"] is None:
+        return "n/a"
+    if not separated((d0["low"], d0["high"]), (d1["low"], d1["high"])):
+        return "not separated"
+    return "d1 > d0" if d1["mean"] > d0["mean"] else "d1 < d0"
+
+
+def distance_rows(profile, methods: dict, concept: str, n: int, seed: int, scale: float = 100) -> pd.DataFrame:
+    """The diagnostic distances (`erasure.noise_distances`) per method on `concept`: d0, d1, d2 and the erased
+    prompt's shift, times `scale`, with 95% intervals and the prompts each averages over; and whether d1's
+    interval is apart from d0's."""
+    rows = []
+    for label, eraser in methods.items():
+        d = distances(profile, eraser, profile.concepts[concept], n, seed)
+        rows.append(
+            {
+                "concept": concept,
+                "method": label,
+                **{f"{k} [95% CI]": _distance_text(d[k], scale) for k in ("d0", "d1", "d2", "moved")},
+                "n (d0, d1)": d["d1"]["n"],
+                "n (d2)": d["d2"]["n"],
+                "class apart after erasure": _residue(d["d0"], d["d1"]),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def attack_grid(profile, attacks, concept: str, methods: dict, n: int, seed: int) -> pd.DataFrame:
