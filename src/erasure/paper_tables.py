@@ -144,9 +144,14 @@ def fd_kept_column(profile, methods: dict, concept: str, n: int, seed: int, stor
     return _with_fd_text(_base_then_methods(profile, methods, concept, measure), "FD w/o concept [95% CI]")
 
 
+def _with_interval(value: float, low: float, high: float) -> str:
+    """A value and its 95% interval, two decimals: "3.66 [3.06, 4.27]"."""
+    return f"{value:.2f} [{low:.2f}, {high:.2f}]"
+
+
 def _with_fd_text(table: pd.DataFrame, column: str) -> pd.DataFrame:
-    """`table` with its FD and interval as one text column: "3.66 [3.06, 4.27]"."""
-    table[column] = [f"{r.fd:.2f} [{r.fd_low:.2f}, {r.fd_high:.2f}]" for r in table.itertuples()]
+    """`table` with its FD and interval as one text column (`_with_interval`)."""
+    table[column] = [_with_interval(r.fd, r.fd_low, r.fd_high) for r in table.itertuples()]
     return table
 
 
@@ -200,7 +205,7 @@ def _distance_text(d: dict, scale: float) -> str:
     """A distance and its interval times `scale`, "1.37 [1.31, 1.44]"; "n/a" where it has no interval."""
     if d["low"] is None:
         return "n/a"
-    return f"{scale * d['mean']:.2f} [{scale * d['low']:.2f}, {scale * d['high']:.2f}]"
+    return _with_interval(scale * d["mean"], scale * d["low"], scale * d["high"])
 
 
 def _residue(d0: dict, d1: dict) -> str:
