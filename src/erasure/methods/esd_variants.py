@@ -29,7 +29,7 @@ class ESDVariant(ESD):
 @dataclass(frozen=True)
 class ESDu(ESDVariant):
     """ESD-u: the non-cross-attention parameters (sd14: the paper's 1000 iterations at lr 1e-5). On tiny,
-    lr 1e-4: in notebook 03 this group diverged at 2e-4 (the shared tiny lr is 5e-4)."""
+    lr 1e-4: on the first version of the tiny world this group diverged at 2e-4 (the shared tiny lr is 5e-4)."""
 
     name: ClassVar[str] = "esd_u"
     tiny_overrides: ClassVar[dict] = {"lr": 1e-4}
